@@ -13,7 +13,7 @@
 #include "skiptune/core/tensor.hpp"
 #include "skiptune/model/clip.hpp"
 #include "skiptune/model/encoder.hpp"
-#include "skiptune/nn/contrastive_logits.hpp"
+#include "skiptune/train/contrastive_loss.hpp"
 #include "skiptune/train/sgd.hpp"
 
 namespace skiptune {
@@ -84,31 +84,12 @@ class ClipTrainer {
     Tensor<T> text_features = text_pass.forward(token_ids);
     const Index C = text_features.dim(0);
 
-    T loss;
     Tensor<T> d_image_features({B, E}, meter, MemoryCategory::workspace);
     Tensor<T> d_text_features({C, E}, meter, MemoryCategory::workspace);
-    {
-      constexpr auto saved = MemoryCategory::activations;
-      Tensor<T> image_n({B, E}, meter, saved), image_norms({B}, meter, saved);
-      Tensor<T> text_n({C, E}, meter, saved), text_norms({C}, meter, saved);
-      Tensor<T> logits({B, C}, meter, saved), probs({B, C}, meter, saved);
-      nn::l2_normalize_forward(Backend{}, image_n.data(), image_norms.data(), image_features.data(), B, E);
-      nn::l2_normalize_forward(Backend{}, text_n.data(), text_norms.data(), text_features.data(), C, E);
-      nn::scaled_logits_forward(Backend{}, logits.data(), image_n.data(), text_n.data(), m.logit_scale[0], B, C, E);
-      loss = nn::cross_entropy_forward(Backend{}, probs.data(), logits.data(), labels.data(), B, C);
-      if (logits_out != nullptr) *logits_out = logits.clone(MemoryCategory::workspace);
-
-      Tensor<T> d_logits({B, C}, meter, MemoryCategory::workspace);
-      Tensor<T> d_image_n({B, E}, meter, MemoryCategory::workspace), d_text_n({C, E}, meter, MemoryCategory::workspace);
-      nn::cross_entropy_backward(Backend{}, d_logits.data(), probs.data(), labels.data(), B, C);
-      nn::scaled_logits_backward(Backend{}, d_image_n.data(), d_text_n.data(),
-                                 logit_scale_grad_.empty() ? (T*)nullptr : logit_scale_grad_.data(), d_logits.data(),
-                                 logits.data(), image_n.data(), text_n.data(), m.logit_scale[0], B, C, E);
-      nn::l2_normalize_backward(Backend{}, d_image_features.data(), d_image_n.data(), image_n.data(),
-                                image_norms.data(), B, E);
-      nn::l2_normalize_backward(Backend{}, d_text_features.data(), d_text_n.data(), text_n.data(), text_norms.data(),
-                                C, E);
-    }
+    const T loss = contrastive_loss_and_gradients(Backend{}, image_features, text_features, labels.data(),
+                                                  m.logit_scale[0],
+                                                  logit_scale_grad_.empty() ? (T*)nullptr : logit_scale_grad_.data(),
+                                                  d_image_features, d_text_features, meter, logits_out);
     image_features.release();
     text_features.release();
     text_pass.backward(d_text_features, text_grads_);
