@@ -9,3 +9,8 @@ endif()
 if(NOT CMAKE_BUILD_TYPE)
   set(CMAKE_BUILD_TYPE Release CACHE STRING "" FORCE)
 endif()
+if(SKIPTUNE_SANITIZE)
+  target_compile_options(skiptune_dev_flags INTERFACE -fsanitize=address,undefined -fno-sanitize-recover=undefined
+                                                     -fno-omit-frame-pointer)
+  target_link_options(skiptune_dev_flags INTERFACE -fsanitize=address,undefined)
+endif()

@@ -13,6 +13,7 @@ packages=(
   zlib1g-dev                            # gzip'd BPE vocabulary
   libstb-dev                            # image decoding (libstb.so)
   python3                               # small test drivers
+  clang libclang-rt-14-dev              # libFuzzer targets (fuzz_* tests)
 )
 
 missing=()

@@ -80,3 +80,82 @@ TEST_CASE("planner rejects impossible shapes and parts", "[memory]") {
   CHECK_THROWS_AS(plan_clip_step<float>(tiny, StepShape{4, 4, 16, 17}, {}), ConfigError);
   CHECK_THROWS_AS(plan_clip_step<float>(tiny, StepShape{4, 4, 16, 16}, ClipTrainableParts::from_block(5, 0)), ConfigError);
 }
+
+// ---------------------------------------------------------------------------------------------
+// FineTuner steps: caches instead of frozen blocks, gathered inputs, class selection.
+
+#include "skiptune/train/fine_tuner.hpp"
+
+namespace {
+
+template <class... Policies>
+void check_fine_tune_plan(const char* name, OptimizerKind optimizer_kind, Policies... policies) {
+  MemoryMeter meter;
+  const ClipConfig config = ClipConfig::tiny();
+  Clip<float> model(config, meter);
+  Rng rng(9);
+  model.initialize(rng);
+  const Index classes = 12, shots = 4;
+  Tensor<float> images;
+  Tensor<std::int32_t> prompts;
+  {
+    auto data = testing::make_synthetic_batch<float>(config, classes * shots, classes, meter, rng, 11);
+    images = std::move(data.images);
+    prompts = std::move(data.token_ids);
+  }
+  ClipDataset<float> dataset;
+  dataset.images = &images;
+  dataset.class_token_ids = &prompts;
+  for (Index i = 0; i < classes * shots; ++i) dataset.labels.push_back(static_cast<std::int32_t>(i % classes));
+  FitOptions options;
+  options.epochs = 2;
+  options.warmup_epochs = 0;
+  options.optimizer = optimizer_kind;
+  options.cache_chunk = 7;
+  FineTuner<Clip<float>, Policies...> tuner(model, policies...);
+  tuner.prepare(dataset, options);
+  tuner.begin_epoch(0);
+  const std::vector<std::size_t> batch = {2, 14, 26, 38};  // class 2, four images
+
+  const MemoryBreakdown before = meter.current();
+  meter.reset_peak();
+  const StepResult step = tuner.train_step(batch, 1e-3, 1e-3);
+  ClipTrainableParts parts;
+  parts.vision = tuner.vision_parts();
+  parts.text = tuner.text_parts();
+  FineTuneShape shape;
+  shape.batch = 4;
+  shape.classes = classes;
+  shape.kept_classes = static_cast<Index>(step.kept_classes);
+  shape.token_context = config.text.context_length;
+  shape.text_tokens = static_cast<Index>(step.text_tokens);
+  shape.text_cache_tokens = tuner.text_cache().empty() ? 0 : tuner.text_cache().rows() / classes;
+  shape.image_tokens = static_cast<Index>(step.image_tokens);
+  shape.dataset_images = classes * shots;
+  shape.selects_classes = FineTuner<Clip<float>, Policies...>::selects_classes;
+  const auto plan = plan_fine_tune_step<float>(
+      config, shape, parts,
+      optimizer_kind == OptimizerKind::adamw ? OptimizerStateKind::adamw : OptimizerStateKind::sgd_momentum);
+  INFO(name << ": m = " << step.kept_classes << ", text tokens = " << step.text_tokens << ", image tokens = "
+            << step.image_tokens);
+  CHECK(before == plan.before_step);
+  CHECK(meter.peak_total() == plan.peak_total);
+  CHECK(meter.at_peak() == plan.at_peak);
+  CHECK(meter.current() == before);
+  std::printf("tiny       %-26s predicted peak %12zu B, measured %12zu B (at %s)\n", name, plan.peak_total,
+              meter.peak_total(), plan.peak_phase.c_str());
+}
+
+}  // namespace
+
+TEST_CASE("FineTuner steps: planner equals the measured peak for every policy mix", "[memory][finetuner]") {
+  const ClassSkip class_skip{0.25, 50, 0.3};
+  check_fine_tune_plan("FT", OptimizerKind::sgd, FullFineTune{});
+  check_fine_tune_plan("LSkip", OptimizerKind::sgd, FullFineTune{}, LayerSkip{2});
+  check_fine_tune_plan("LSkip 1/3", OptimizerKind::sgd, FullFineTune{}, LayerSkip{1, 3});
+  check_fine_tune_plan("CSkip", OptimizerKind::sgd, FullFineTune{}, class_skip);
+  check_fine_tune_plan("SkipT", OptimizerKind::sgd, FullFineTune{}, LayerSkip{2}, class_skip);
+  check_fine_tune_plan("SkipT + TokenDrop", OptimizerKind::sgd, FullFineTune{}, LayerSkip{2}, class_skip, TokenDrop{0.5});
+  check_fine_tune_plan("SkipT, AdamW", OptimizerKind::adamw, FullFineTune{}, LayerSkip{2}, class_skip);
+  check_fine_tune_plan("heads only", OptimizerKind::sgd, FullFineTune{}, LayerSkip{4});
+}

@@ -17,7 +17,7 @@
 //           head_backward(d_features, head_record&&, head_parameters& grads, geometry,
 //                         bool need_states_gradient) -> d_states
 //   access  stem(), block(i), head() -> parameter structs; block_prefix(i), stem_prefix(),
-//           head_prefix() -> checkpoint name prefixes
+//           head_prefix() -> checkpoint name prefixes; name() -> the tower's name in messages
 // Gradient rule: parameter gradients accumulate; an empty gradient tensor means "frozen, skip".
 #pragma once
 
@@ -26,6 +26,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -100,6 +101,7 @@ concept EncoderParameters = EncoderTypes<E> && requires(E& e, std::size_t i) {
   { E::block_prefix(i) } -> std::convertible_to<std::string>;
   { E::stem_prefix() } -> std::convertible_to<std::string>;
   { E::head_prefix() } -> std::convertible_to<std::string>;
+  { E::name() } -> std::convertible_to<std::string_view>;
 } && ParameterStruct<typename E::stem_parameters, typename E::scalar_type> &&
     ParameterStruct<typename E::block_parameters, typename E::scalar_type> &&
     ParameterStruct<typename E::head_parameters, typename E::scalar_type>;
@@ -131,7 +133,7 @@ consteval bool check_encoder() {
                 "geometry, bool need_states_gradient)`");
   static_assert(EncoderParameters<E>,
                 "skiptune: an Encoder needs stem(), block(i), head() returning parameter structs with "
-                "`for_each(f(name, Tensor<T>&))`, and static stem_prefix(), block_prefix(i), head_prefix()");
+                "`for_each(f(name, Tensor<T>&))`, and static stem_prefix(), block_prefix(i), head_prefix(), name()");
   return true;
 }
 

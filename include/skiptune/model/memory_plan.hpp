@@ -67,6 +67,14 @@ struct TowerSchedule {
   // stem (vision only): patches [S·P, 3p²] and pre-norm copy; text stems allocate only the states
   bool has_patch_stem;
   Index patch_scalars;  // S·P·3p²
+  /// Where the tower's input comes from in the step.
+  enum class Source {
+    caller_input,    // ClipTrainer: the caller owns pixels / token ids (counted before the step)
+    gathered_input,  // FineTuner without a cache: the step gathers the batch's inputs itself
+    cache,           // FineTuner with LayerSkip: the step gathers block-ω states from the cache
+  } source = Source::caller_input;
+  std::size_t gathered_input_bytes = 0;  // with gathered_input: pixels or token ids of the batch
+  bool input_lives_through_backward = false;  // token ids: the text stem's backward reads them
 
   [[nodiscard]] std::size_t states_bytes() const { return scalar * std::size_t(sequences * tokens * width); }
 
@@ -74,7 +82,10 @@ struct TowerSchedule {
     using C = MemoryCategory;
     const std::size_t n = std::size_t(sequences * tokens);
     const std::string stem_phase = name + " stem forward";
-    if (has_patch_stem) {
+    if (source == Source::gathered_input) r.allocate(C::inputs, gathered_input_bytes, name + " input gather");
+    if (source == Source::cache) {
+      r.allocate(C::activations, states_bytes(), name + " cache gather");
+    } else if (has_patch_stem) {
       const C kept = parts.stem ? C::activations : C::workspace;
       r.allocate(kept, scalar * std::size_t(patch_scalars), stem_phase);
       r.allocate(kept, states_bytes(), stem_phase);
@@ -88,7 +99,7 @@ struct TowerSchedule {
     } else {
       r.allocate(C::activations, states_bytes(), stem_phase);
     }
-    for (std::size_t i = 0; i < parts.first_trained_block; ++i) {
+    for (std::size_t i = source == Source::cache ? num_blocks : 0; i < parts.first_trained_block; ++i) {
       const std::size_t ws = scalar * std::size_t(block.inference_workspace_scalars());
       r.allocate(C::workspace, ws, name + " block " + std::to_string(i) + " inference");
       r.release(C::workspace, ws);
@@ -108,6 +119,7 @@ struct TowerSchedule {
     r.allocate(C::activations, 2 * scalar * std::size_t(sequences), head_phase);      // mean, rstd
     r.release(C::workspace, scalar * std::size_t(sequences * width));
     r.release(C::activations, states_bytes());  // the last block's output, once the head has its rows
+    if (source == Source::gathered_input && !input_lives_through_backward) r.release(C::inputs, gathered_input_bytes);
   }
 
   void backward(AllocationReplay& r) const {
@@ -199,6 +211,89 @@ MemoryPlan plan_clip_step(const ClipConfig& config, const StepShape& step, const
   r.release(C::workspace, s * Cn * E);
   vision.backward(r);
   r.release(C::workspace, s * B * E);
+  return r.result(before);
+}
+
+/// The data side of a FineTuner step, and what the run holds besides the model.
+struct FineTuneShape {
+  Index batch = 4;             // images per step
+  Index classes = 100;         // C: all class prompts (prototypes, text cache)
+  Index kept_classes = 100;    // m: prompts through the text tower this step (ClassSkip: m ≤ C)
+  Index token_context = 77;    // row length of the prompt id tensor
+  Index text_tokens = 77;      // positions the step runs (the kept prompts' longest EOT + 1)
+  Index text_cache_tokens = 77;  // positions stored per prompt in LayerSkip's text cache
+  Index image_tokens = 0;      // tokens per image through the trained blocks (0: all; TokenDrop: fewer)
+  Index dataset_images = 4;    // N: training images (LayerSkip's image cache holds all of them)
+  bool selects_classes = false;  // a ClassSkip-like policy: prototypes + similarity per step
+};
+
+enum class OptimizerStateKind { none, sgd_momentum, adamw };
+
+/// Predict the memory of one FineTuner<Clip<Scalar>, ...>::train_step. Blocks below ω come from
+/// caches (no stem, no frozen blocks run); `parts` is what the policies resolved to.
+template <class Scalar = float>
+MemoryPlan plan_fine_tune_step(const ClipConfig& config, const FineTuneShape& step, const ClipTrainableParts& parts,
+                               OptimizerStateKind optimizer = OptimizerStateKind::sgd_momentum) {
+  using C = MemoryCategory;
+  const std::size_t s = sizeof(Scalar);
+  const auto& vc = config.vision;
+  const auto& tc = config.text;
+  require<ConfigError>(step.batch > 0 && step.kept_classes > 0 && step.kept_classes <= step.classes,
+                       "plan_fine_tune_step: need batch > 0 and 0 < kept_classes <= classes");
+  // The trained-parameter count and the weights come from the ClipTrainer plan (same model).
+  const MemoryPlan base = plan_clip_step<Scalar>(config, StepShape{1, 1, step.token_context, 1}, parts,
+                                                 SgdOptions{0.0, 0.0, 0.0});
+  MemoryBreakdown before;
+  before[C::weights] = base.before_step[C::weights];
+  before[C::gradients] = base.before_step[C::gradients];
+  before[C::optimizer_state] = optimizer == OptimizerStateKind::none ? 0
+                               : optimizer == OptimizerStateKind::sgd_momentum ? before[C::gradients]
+                                                                             : 2 * before[C::gradients];
+  const bool vision_cached = parts.vision.first_trained_block > 0, text_cached = parts.text.first_trained_block > 0;
+  before[C::cache] = (vision_cached ? s * std::size_t(step.dataset_images * vc.tokens() * vc.width) : 0) +
+                     (text_cached ? s * std::size_t(step.classes * step.text_cache_tokens * tc.width) : 0) +
+                     (step.selects_classes ? s * std::size_t(step.classes * config.embed_dim) : 0);
+  before[C::inputs] = s * std::size_t(step.dataset_images * 3 * vc.image_size * vc.image_size) +
+                      sizeof(std::int32_t) * std::size_t(step.classes * step.token_context);
+
+  const Index image_tokens = step.image_tokens > 0 ? step.image_tokens : vc.tokens();
+  const nn::PatchShape patches{step.batch, vc.image_size, vc.patch_size};
+  detail::TowerSchedule vision{"vision", s, step.batch, image_tokens, vc.width, config.embed_dim,
+                               nn::BlockShape{step.batch, image_tokens, vc.width, vc.heads, vc.mlp_width, false, vc.activation},
+                               std::size_t(vc.layers), parts.vision, true,
+                               step.batch * patches.patches() * patches.patch_scalars()};
+  vision.source = vision_cached ? detail::TowerSchedule::Source::cache : detail::TowerSchedule::Source::gathered_input;
+  vision.gathered_input_bytes = s * std::size_t(step.batch * 3 * vc.image_size * vc.image_size);
+  const Index m = step.kept_classes;
+  detail::TowerSchedule text{"text", s, m, step.text_tokens, tc.width, config.embed_dim,
+                             nn::BlockShape{m, step.text_tokens, tc.width, tc.heads, tc.mlp_width, true, tc.activation},
+                             std::size_t(tc.layers), parts.text, false, 0};
+  text.source = text_cached ? detail::TowerSchedule::Source::cache : detail::TowerSchedule::Source::gathered_input;
+  text.gathered_input_bytes = sizeof(std::int32_t) * std::size_t(m * step.token_context);
+  text.input_lives_through_backward = true;
+
+  detail::AllocationReplay r(before);
+  const std::size_t B = std::size_t(step.batch), Cn = std::size_t(step.classes), M = std::size_t(m),
+                    E = std::size_t(config.embed_dim);
+  r.allocate(C::inputs, sizeof(std::int32_t) * B, "labels");
+  vision.forward(r);
+  if (step.selects_classes) {
+    r.allocate(C::workspace, s * (B * E + B + B * Cn), "class selection");  // normalised, norms, similarity
+    r.release(C::workspace, s * (B * E + B + B * Cn));
+  }
+  text.forward(r);
+  r.allocate(C::workspace, s * (B * E + M * E), "loss");
+  r.allocate(C::activations, s * (B * E + B + M * E + M + 2 * B * M), "loss");
+  r.allocate(C::workspace, s * (B * M + B * E + M * E), "loss backward");
+  r.release(C::workspace, s * (B * M + B * E + M * E));
+  r.release(C::activations, s * (B * E + B + M * E + M + 2 * B * M));
+  r.release(C::activations, s * (B * E + M * E));
+  text.backward(r);
+  r.release(C::workspace, s * M * E);
+  if (!text_cached) r.release(C::inputs, text.gathered_input_bytes);
+  vision.backward(r);
+  r.release(C::workspace, s * B * E);
+  r.release(C::inputs, sizeof(std::int32_t) * B);
   return r.result(before);
 }
 

@@ -103,9 +103,14 @@ class FineTuner<EncoderClassifier<E>, Policies...> {
   double train_step(const std::vector<std::size_t>& batch, double learning_rate) {
     auto& meter = encoder_->meter();
     const Index B = static_cast<Index>(batch.size());
+    require<ConfigError>(data_ != nullptr, "FineTuner: call prepare() (or fit()) first");
     require<ConfigError>(B > 0, "FineTuner: batch size must be > 0");
     Tensor<std::int32_t> labels({B}, meter, MemoryCategory::inputs);
-    for (Index b = 0; b < B; ++b) labels[b] = data_->labels[batch[b]];
+    for (Index b = 0; b < B; ++b) {
+      require<InputError>(batch[b] < data_->labels.size(), "FineTuner: example index ", batch[b],
+                          " is outside the dataset");
+      labels[b] = data_->labels[batch[b]];
+    }
     zero_gradients(grads_);
     EncoderPass<E> pass(*encoder_, parts_);
     Input inputs = gather_inputs(batch);
@@ -114,7 +119,7 @@ class FineTuner<EncoderClassifier<E>, Policies...> {
       logits = pass.forward(inputs);
     } else {
       const auto geometry = encoder_->geometry(inputs);
-      const Index rows_per_example = cache_.rows() / static_cast<Index>(data_->labels.size()), W = cache_.cols();
+      const Index rows_per_example = cache_rows_per_example_, W = cache_.cols();
       Tensor<T> states({B * rows_per_example, W}, meter, MemoryCategory::activations);
       for (Index b = 0; b < B; ++b)
         std::copy_n(cache_.data() + static_cast<Index>(batch[b]) * rows_per_example * W, rows_per_example * W,
@@ -164,18 +169,25 @@ class FineTuner<EncoderClassifier<E>, Policies...> {
 
   void resolve_parts() {
     TrainableParts parts{};
+    bool stem_voted = false, stem_trains = true;
     for_each_policy([&](auto& p) {
       using P = std::decay_t<decltype(p)>;
       if constexpr (provides_hook<P, hook::first_trained_block>)
         parts.first_trained_block =
             std::max(parts.first_trained_block, p.first_trained_block(Tower::vision, encoder_->num_blocks()));
-      if constexpr (provides_hook<P, hook::trains_stem>) parts.stem = p.trains_stem(Tower::vision);
+      if constexpr (provides_hook<P, hook::trains_stem>) {
+        stem_trains = stem_trains && p.trains_stem(Tower::vision);  // all must agree, as for CLIP
+        stem_voted = true;
+      }
     });
-    if (parts.first_trained_block > 0) parts.stem = false;
+    parts.stem = stem_voted && stem_trains;
+    require<ConfigError>(!(parts.stem && parts.first_trained_block > 0),
+                         "a trained stem cannot be combined with LayerSkip (ω = ", parts.first_trained_block, ")");
     parts.validate(encoder_->num_blocks(), "encoder");
     if (parts_resolved_ && parts.first_trained_block == parts_.first_trained_block && parts.stem == parts_.stem) return;
     parts_ = parts;
     parts_resolved_ = true;
+    grads_ = {};  // free before allocating: a change of ω never holds both
     grads_ = make_gradients(*encoder_, parts_);
     std::vector<ParameterGroup<T>> groups(1);
     groups[0].name = "encoder";
@@ -204,6 +216,8 @@ class FineTuner<EncoderClassifier<E>, Policies...> {
   }
 
   /// Block-ω outputs of every example (category cache), built once: the encoder takes no augmentation.
+  /// Every example must give the same number of state rows (an encoder whose geometry depends on
+  /// the batch, e.g. one that trims sequences to the batch's longest, is refused with a clear error).
   void build_cache() {
     const std::size_t N = data_->labels.size();
     for (std::size_t start = 0; start < N; start += static_cast<std::size_t>(options_.cache_chunk)) {
@@ -213,9 +227,17 @@ class FineTuner<EncoderClassifier<E>, Policies...> {
       Input inputs = gather_inputs(chunk);
       Tensor<T> states = output_of_block(*encoder_, parts_.first_trained_block, inputs);
       const Index rows_per_example = states.rows() / static_cast<Index>(chunk.size());
-      if (cache_.empty())
+      if (cache_.empty()) {
+        cache_rows_per_example_ = rows_per_example;
         cache_ = Tensor<T>({static_cast<Index>(N) * rows_per_example, states.cols()}, encoder_->meter(),
                            MemoryCategory::cache);
+      }
+      require<ShapeError>(rows_per_example == cache_rows_per_example_ &&
+                              states.rows() == rows_per_example * static_cast<Index>(chunk.size()) &&
+                              states.cols() == cache_.cols(),
+                          "LayerSkip cache: examples ", start, "..", start + chunk.size() - 1, " give ",
+                          rows_per_example, " state rows each, the cache holds ", cache_rows_per_example_,
+                          ": this encoder's token count depends on the batch, which a per-example cache cannot hold");
       std::copy_n(states.data(), states.numel(), cache_.data() + static_cast<Index>(start) * rows_per_example * states.cols());
     }
   }
@@ -230,6 +252,7 @@ class FineTuner<EncoderClassifier<E>, Policies...> {
   EncoderGradients<E> grads_;
   std::optional<Sgd<T>> optimizer_;
   Tensor<T> cache_;
+  Index cache_rows_per_example_ = 0;
 };
 
 }  // namespace skiptune

@@ -150,10 +150,15 @@ class FineTuner<Clip<T, Backend>, Policies...> {
       using P = std::decay_t<decltype(p)>;
       if constexpr (provides_hook<P, hook::on_fit_begin>) p.on_fit_begin(context, policy_rng);
     });
+    // A fresh run: forget the previous run's parts, optimizer (its kind may differ) and caches.
     image_cache_.release();
     image_cache_epoch_ = std::numeric_limits<std::size_t>::max();
     text_cache_.release();
     prototypes_.release();
+    optimizer_sgd_.reset();
+    optimizer_adamw_.reset();
+    parts_resolved_ = false;
+    global_step_ = 0;
     resolve_parts();
     if constexpr (selects_classes) compute_prototypes();
     prepared_ = true;
@@ -229,7 +234,9 @@ class FineTuner<Clip<T, Backend>, Policies...> {
       selection.remapped_labels.assign(labels.data(), labels.data() + B);
     }
     result.kept_classes = selection.kept_classes.size();
-    Tensor<T> text_features = text_forward(text_pass, selection.kept_classes, result);
+    Tensor<std::int32_t> text_ids;  // the kept prompts' ids when there is no text cache; the text
+                                    // stem's backward reads them, so they live until backward ends
+    Tensor<T> text_features = text_forward(text_pass, selection.kept_classes, text_ids, result);
 
     Tensor<T> d_image_features({B, E}, meter, MemoryCategory::workspace);
     Tensor<T> d_text_features({text_features.dim(0), E}, meter, MemoryCategory::workspace);
@@ -240,6 +247,7 @@ class FineTuner<Clip<T, Backend>, Policies...> {
     text_features.release();
     text_pass.backward(d_text_features, text_grads_);
     d_text_features.release();
+    text_ids.release();
     vision_pass.backward(d_image_features, vision_grads_);
     d_image_features.release();
 
@@ -413,6 +421,9 @@ class FineTuner<Clip<T, Backend>, Policies...> {
     parts_resolved_ = true;
     // Gradients and optimizer state exist for exactly the trained parameters. Optimizer state of
     // parameters that stay trained is kept (keyed by parameter).
+    // Free the old buffers before allocating the new ones, so a change of ω never holds both.
+    vision_grads_ = {};
+    text_grads_ = {};
     vision_grads_ = make_gradients(model_->visual, vision_parts_);
     text_grads_ = make_gradients(model_->text, text_parts_);
     rebuild_optimizer();
@@ -435,6 +446,9 @@ class FineTuner<Clip<T, Backend>, Policies...> {
     });
     // Keep the state of parameters that were already trained (ω changes mid-run).
     std::map<std::string, std::vector<T>> previous;
+    const std::size_t previous_steps = optimizer_sgd_     ? optimizer_sgd_->step_count()
+                                       : optimizer_adamw_ ? optimizer_adamw_->step_count()
+                                                          : 0;
     if (optimizer_sgd_ || optimizer_adamw_)
       for_each_optimizer_state([&](const std::string& name, Tensor<T>& s) {
         previous[name].assign(s.data(), s.data() + s.numel());
@@ -452,6 +466,10 @@ class FineTuner<Clip<T, Backend>, Policies...> {
       auto it = previous.find(name);
       if (it != previous.end() && it->second.size() == std::size_t(s.numel())) std::copy(it->second.begin(), it->second.end(), s.data());
     });
+    // AdamW's bias correction depends on the step count: it continues. (Newly trained parameters
+    // start from zero moments under the same count — a known approximation when ω shrinks.)
+    if (optimizer_sgd_) optimizer_sgd_->set_step_count(previous_steps);
+    if (optimizer_adamw_) optimizer_adamw_->set_step_count(previous_steps);
   }
 
   template <class F>
@@ -518,11 +536,12 @@ class FineTuner<Clip<T, Backend>, Policies...> {
   }
 
   /// Text features [m, E] of the kept classes: from the text cache or from token ids.
-  Tensor<T> text_forward(EncoderPass<Text>& pass, const std::vector<std::int32_t>& kept, StepResult& result) {
+  Tensor<T> text_forward(EncoderPass<Text>& pass, const std::vector<std::int32_t>& kept, Tensor<std::int32_t>& ids,
+                         StepResult& result) {
     const Index M = static_cast<Index>(kept.size()), L = data_->class_token_ids->dim(1);
     const auto& all_ids = *data_->class_token_ids;
     if (!text_cached()) {
-      Tensor<std::int32_t> ids({M, L}, model_->meter(), MemoryCategory::inputs);
+      ids = Tensor<std::int32_t>({M, L}, model_->meter(), MemoryCategory::inputs);
       for (Index i = 0; i < M; ++i) std::copy_n(all_ids.data() + kept[i] * L, L, ids.data() + i * L);
       Tensor<T> features = pass.forward(ids);
       result.text_tokens = static_cast<std::size_t>(pass.geometry().tokens);
