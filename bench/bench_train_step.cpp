@@ -112,6 +112,9 @@ void run_step(benchmark::State& state, const Setup& setup, const std::string& ke
   state.counters["gradient_bytes"] = double(at_peak[MemoryCategory::gradients]);
   state.counters["optimizer_bytes"] = double(at_peak[MemoryCategory::optimizer_state]);
   state.counters["cache_bytes"] = double(at_peak[MemoryCategory::cache]);
+  state.counters["workspace_bytes"] = double(at_peak[MemoryCategory::workspace]);
+  state.counters["weight_bytes"] = double(at_peak[MemoryCategory::weights]);
+  state.counters["input_bytes"] = double(at_peak[MemoryCategory::inputs]);
   state.counters["kept_classes"] = double(last.kept_classes);
   state.counters["text_tokens"] = double(last.text_tokens);
   state.counters["rss_peak_bytes"] = process_peak_rss_bytes();

@@ -7,15 +7,18 @@ Run with Debian's interpreter and packages (python3-pil, python3-numpy):
 
 Writes into tests/fixtures/images/:
   * a handful of deterministic synthetic images of odd sizes (gradients + noise + sharp edges,
-    so that the bicubic overshoot is clipped at 0 and 255): RGB PNGs, one JPEG, one BMP (odd
-    width, so its rows are padded), one grayscale PNG and one RGBA PNG with varying alpha, plus
-    decode-only PNGs (palette with a transparent index, 16-bit gray, 16-bit RGB);
+    so that the bicubic overshoot is clipped at 0 and 255): RGB PNGs, one BMP (odd width, so its
+    rows are padded), one grayscale PNG and one RGBA PNG with varying alpha, decode-only PNGs
+    (palette with a transparent index, 16-bit gray, 16-bit RGB), and five JPEGs written by
+    Pillow (JPEG_SAVE): baseline 4:2:0, baseline 4:4:4, progressive 4:2:2, grayscale, CMYK;
   * for every source, Pillow's own results, saved losslessly as RGB PNGs under ref/:
       - Image.resize((w, h), BICUBIC) to a few sizes (down, up, one axis only, one with a box);
       - the CLIP eval preprocessing at 224 and 32 as uint8 before normalisation
-        (torchvision Resize(size, BICUBIC) + CenterCrop(size), written out below);
-  * for the JPEG, Pillow's decoded pixels (ref/<name>.pillow.png): stb_image and libjpeg decode
-    JPEG slightly differently, so resize is compared on Pillow's decoded pixels;
+        (torchvision Resize(size, BICUBIC) + CenterCrop(size), written out below), for every
+        source with resize targets and for every JPEG;
+  * for every JPEG, Pillow's decoded pixels (ref/<name>.pillow.png, lossless): the C++ decoder
+    (libjpeg-turbo, set up as Pillow sets it up) must reproduce them exactly, and resize is
+    compared on them so that a decoder fault cannot hide a resize fault;
   * manifest.txt: one line per source and per reference, each with the FNV-1a 64-bit hash of the
     RGB bytes, so the C++ test can check that it read exactly what Pillow produced;
   * README.md with the Pillow version used.
@@ -111,12 +114,28 @@ SOURCES = [
     ("gray_31x500.png", (31, 500), 5, "L", [(15, 250), (62, 333), (31, 17)]),
     ("rgb_97x61.bmp", (97, 61), 6, "RGB", [(48, 30), (150, 94)]),
     ("rgba_64x45.png", (64, 45), 7, "RGBA", [(32, 22), (90, 70)]),
+    # more JPEG kinds (decode + CLIP eval only): see JPEG_SAVE for how each is written
+    ("rgb444_97x64.jpg", (97, 64), 11, "RGB", []),
+    ("rgb422_75x51_progressive.jpg", (75, 51), 12, "RGB", []),
+    ("gray_50x41.jpg", (50, 41), 13, "L", []),
+    ("cmyk_43x30.jpg", (43, 30), 14, "CMYK", []),
     # decode-only sources: the PNG kinds whose RGB conversion has its own rules
     ("palette_23x17.png", (23, 17), 8, "P", []),      # palette + a transparent index
     ("gray16_7x5.png", (7, 5), 9, "I", []),           # 16-bit gray: Pillow clips to 255
     ("rgb16_6x4.png", (6, 4), 10, "RGB", []),         # 48-bit RGB: Pillow keeps the high byte
 ]
 CLIP_SIZES = [224, 32]
+
+# Pillow's JPEG writer settings per JPEG source. subsampling 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0 (the
+# default); "L" images are single-component JPEGs; "CMYK" ones are written Adobe-style (inverted,
+# with an Adobe APP14 marker) by Pillow + libjpeg.
+JPEG_SAVE = {
+    "rgb_225x224.jpg": dict(quality=90),                                       # baseline 4:2:0
+    "rgb444_97x64.jpg": dict(quality=95, subsampling=0, optimize=True),      # baseline 4:4:4, optimised Huffman
+    "rgb422_75x51_progressive.jpg": dict(quality=75, subsampling=1, progressive=True),  # progressive 4:2:2
+    "gray_50x41.jpg": dict(quality=85),                                       # 1 component
+    "cmyk_43x30.jpg": dict(quality=80),                                       # 4 components, Adobe CMYK
+}
 
 
 def main():
@@ -139,12 +158,20 @@ def main():
         elif mode == "P":
             quantized = Image.fromarray(synthetic(w, h, seed), "RGB").quantize(colors=16)
             quantized.save(path, transparency=3)
+        elif name.endswith(".jpg"):
+            rgb = synthetic(w, h, seed)
+            if mode == "L":
+                im = Image.fromarray(rgb[:, :, 1], "L")
+            elif mode == "CMYK":
+                black = synthetic(w, h, seed + 100)[:, :, 2] // 2  # some K everywhere, up to 127
+                im = Image.fromarray(np.dstack([255 - rgb, black]), "CMYK")
+            else:
+                im = Image.fromarray(rgb, "RGB")
+            im.save(path, **JPEG_SAVE[name])
         elif mode == "L":
             Image.fromarray(synthetic(w, h, seed)[:, :, 1], "L").save(path)
         elif mode == "RGBA":
             Image.fromarray(synthetic(w, h, seed, channels=4), "RGBA").save(path)
-        elif name.endswith(".jpg"):
-            Image.fromarray(synthetic(w, h, seed), "RGB").save(path, quality=90)
         else:
             Image.fromarray(synthetic(w, h, seed), "RGB").save(path)
 
@@ -166,7 +193,7 @@ def main():
             out.save(os.path.join(OUT, ref))
             manifest.append("resize %s %d %d %s %s %s" % (name, tw, th, box_tag, ref, fnv1a64(out.tobytes())))
 
-        for size in CLIP_SIZES if targets else []:
+        for size in CLIP_SIZES if targets or name.endswith(".jpg") else []:
             out = clip_eval_uint8(src, size)
             short, long = (w, h) if w <= h else (h, w)
             new_long = int(size * long / short)
@@ -177,10 +204,11 @@ def main():
             manifest.append("clip %s %d %d %d %d %d %s %s"
                             % (name, size, rw, rh, left, top, ref, fnv1a64(out.tobytes())))
 
-        if mode in ("RGBA", "P"):
+        if mode in ("RGBA", "P", "CMYK"):
             # What CLIP's own _transform does with such a file: Resize on the original mode (RGBA:
-            # Pillow premultiplies alpha for that; P: Pillow silently uses NEAREST), then
-            # convert("RGB"). Recorded for docs/images.md.
+            # Pillow premultiplies alpha for that; P: Pillow silently uses NEAREST; CMYK: bicubic
+            # on the C, M, Y, K planes, before the non-linear CMYK→RGB), then convert("RGB").
+            # Recorded for docs/images.md.
             with Image.open(path) as opened:
                 clip_way = np.asarray(clip_eval_uint8(opened, 224).convert("RGB"), dtype=np.int16)
             ours = np.asarray(clip_eval_uint8(src, 224), dtype=np.int16)
@@ -197,23 +225,27 @@ def main():
             "numpy `RandomState` seeds; rerunning rewrites identical files).\n\n"
             "- Pillow version used: **%s** (Debian `python3-pil`; JPEG through libjpeg-turbo %s), "
             "numpy %s, Python %s.\n"
-            "- Sources: synthetic images of odd sizes (PNG RGB, JPEG quality 90, BMP with padded "
-            "rows, grayscale PNG, RGBA PNG with varying alpha) and three decode-only PNGs: palette "
-            "with a transparent index, 16-bit grayscale, 16-bit RGB.\n"
+            "- Sources: synthetic images of odd sizes (PNG RGB, BMP with padded rows, grayscale PNG, "
+            "RGBA PNG with varying alpha), three decode-only PNGs (palette with a transparent index, "
+            "16-bit grayscale, 16-bit RGB) and five JPEGs written by Pillow: %s.\n"
             "- `ref/*.resize_WxH.png`: `Image.open(f).convert('RGB').resize((W, H), Image.Resampling.BICUBIC)` "
             "(`_box`: with the box listed in manifest.txt).\n"
             "- `ref/*.clip_N.png`: torchvision `Resize(N, BICUBIC)` + `CenterCrop(N)` as uint8 "
             "(before ToTensor/Normalize), computed on the RGB-converted image.\n"
-            "- `ref/rgb_225x224.jpg.pillow.png`: Pillow's (libjpeg) decoding of the JPEG.\n"
+            "- `ref/*.jpg.pillow.png`: Pillow's (libjpeg-turbo) decoding of each JPEG, "
+            "`Image.open(f).convert('RGB')`.\n"
             "- `manifest.txt`: sizes, crop offsets and FNV-1a 64 hashes of every pixel buffer.\n\n"
             "CLIP's own `_transform` resizes before converting to RGB. For an RGBA file Pillow then "
             "resizes premultiplied alpha; for a palette file it silently resizes with NEAREST. At 224 "
             "that differs from resizing the RGB-converted image (what these references and skiptune "
             "do) by up to %d levels on `%s` (%.1f%% of values equal) and up to %d levels on `%s` "
-            "(%.1f%% equal).\n"
+            "(%.1f%% equal). A CMYK JPEG is resized in CMYK before the (non-linear) conversion: up "
+            "to %d levels on `%s` (%.1f%% equal). Grayscale JPEGs and PNGs: no difference.\n"
             % (PIL.__version__, features.version_feature("libjpeg_turbo"), np.__version__, sys.version.split()[0],
+               "; ".join("`%s` %s" % (n, ", ".join("%s=%s" % kv for kv in o.items())) for n, o in JPEG_SAVE.items()),
                mode_notes["RGBA"][1], mode_notes["RGBA"][0], 100 * mode_notes["RGBA"][2],
-               mode_notes["P"][1], mode_notes["P"][0], 100 * mode_notes["P"][2])
+               mode_notes["P"][1], mode_notes["P"][0], 100 * mode_notes["P"][2],
+               mode_notes["CMYK"][1], mode_notes["CMYK"][0], 100 * mode_notes["CMYK"][2])
         )
     total = 0
     for root, _, files in os.walk(OUT):

@@ -12,6 +12,7 @@ packages=(
   libbenchmark-dev                      # Google Benchmark 1.7: bench/
   zlib1g-dev                            # gzip'd BPE vocabulary
   libstb-dev                            # image decoding (libstb.so)
+  libjpeg62-turbo-dev                   # JPEG decoding with libjpeg-turbo, as Pillow (libjpeg.so)
   python3                               # small test drivers
   clang libclang-rt-14-dev              # libFuzzer targets (fuzz_* tests)
 )

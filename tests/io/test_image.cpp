@@ -1,6 +1,7 @@
 // Tests of the image pipeline (skiptune/io/image.hpp) against Pillow 9.4's own results, stored in
-// tests/fixtures/images by scripts/make_image_fixtures.py: decoding, bicubic resize, CLIP eval
-// preprocessing, RandomResizedCrop, flip and the decode error paths.
+// tests/fixtures/images by scripts/make_image_fixtures.py: decoding (PNG/BMP through stb, JPEG
+// through libjpeg-turbo), bicubic resize, CLIP eval preprocessing (also end to end from the file),
+// RandomResizedCrop, flip and the decode error paths.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -17,6 +18,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "skiptune/io/image.hpp"
@@ -153,6 +155,16 @@ std::vector<std::uint8_t> file_bytes(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+/// The IoError message of decoding `path`, or "" when it decoded.
+std::string load_error(const fs::path& path, const skiptune::io::DecodeLimits& limits = {}) {
+  try {
+    (void)skiptune::io::load_image(path, limits);
+  } catch (const skiptune::IoError& error) {
+    return error.what();
+  }
+  return "";
+}
+
 /// A scratch directory for the error-case files, removed at the end of the test.
 struct ScratchDir {
   fs::path path;
@@ -215,25 +227,120 @@ TEST_CASE("decode: grayscale is replicated, alpha is dropped, memory and file ag
   CHECK(from_memory.height == 45);
 }
 
-TEST_CASE("decode: JPEG — stb vs Pillow's libjpeg decoding (measured, not bit-exact)", "[image][decode]") {
-  const auto& source = manifest().source("rgb_225x224.jpg");
-  const Image8 stb = skiptune::io::load_image(fixture_dir / source.name);
-  const Image8 pillow = pillow_pixels(source);
-  const DiffStats stats = compare(stb, pillow);
-  std::cout << "JPEG decode, stb_image vs Pillow 9.4 (libjpeg-turbo):\n";
-  report(source.name, stats);
-  // Different IDCT / chroma upsampling implementations: measured max 3 levels with Debian's
-  // stb 2.27 and libjpeg-turbo 2.1; the bound leaves one level of slack, no more.
-  CHECK(stats.max_difference <= 4);
-  CHECK(stats.equal_fraction() > 0.5);
+TEST_CASE("decode: every JPEG fixture gives Pillow's libjpeg-turbo decoding", "[image][decode][jpeg]") {
+  // Same library (libjpeg-turbo), same settings as Pillow's JpegDecode.c: expected bit-identical.
+  // Fixtures: baseline 4:2:0, baseline 4:4:4 (optimised Huffman), progressive 4:2:2, grayscale,
+  // Adobe CMYK. Measured with Debian's libjpeg-turbo 2.1.5 and Pillow 9.4.0: 0 levels, 100 %.
+  std::cout << "JPEG decode, skiptune (libjpeg-turbo) vs Pillow 9.4 Image.open(f).convert('RGB'):\n";
+  DiffStats overall;
+  int jpegs = 0;
+  for (const auto& source : manifest().sources) {
+    if (!source.name.ends_with(".jpg")) continue;
+    ++jpegs;
+    INFO("source " << source.name);
+    const Image8 ours = skiptune::io::load_image(fixture_dir / source.name);
+    const DiffStats stats = compare(ours, pillow_pixels(source));
+    report(source.name, stats);
+    CHECK(stats.max_difference <= 1);  // the requirement
+    if (stats.max_difference != 0) WARN(source.name << ": not bit-identical to Pillow (expected 0 levels)");
+    overall.max_difference = std::max(overall.max_difference, stats.max_difference);
+    overall.equal += stats.equal;
+    overall.total += stats.total;
+    // From memory: the same bytes.
+    CHECK(skiptune::io::decode_image(file_bytes(fixture_dir / source.name), source.name) == ours);
+  }
+  report("ALL JPEG fixtures", overall);
+  CHECK(jpegs >= 5);
+  CHECK(overall.max_difference <= 1);
 
-  // What that means after CLIP's preprocessing at 224 (end to end from the JPEG file).
-  const Image8 ours = skiptune::io::clip_eval_resize_crop(stb, 224);
-  const auto& clip = *std::find_if(manifest().clips.begin(), manifest().clips.end(),
-                                   [](const auto& c) { return c.source == "rgb_225x224.jpg" && c.size == 224; });
-  const DiffStats end_to_end = compare(ours, load_verified(clip.file, clip.hash));
-  report("rgb_225x224.jpg: clip_224 from stb decoding", end_to_end);
-  CHECK(end_to_end.max_difference <= 4);
+  // Grayscale JPEGs come out R = G = B. The CMYK one keeps its colours the right way round: the
+  // fixture's corner is a red/green checkerboard under K ≈ 125 (Pillow: (1, 128, 131), (128, 6, 130)).
+  const Image8 gray = skiptune::io::load_image(fixture_dir / "gray_50x41.jpg");
+  for (std::size_t i = 0; i < gray.pixels.size(); i += 3) {
+    REQUIRE(gray.pixels[i] == gray.pixels[i + 1]);
+    REQUIRE(gray.pixels[i] == gray.pixels[i + 2]);
+  }
+  const Image8 cmyk = skiptune::io::load_image(fixture_dir / "cmyk_43x30.jpg");
+  CHECK(cmyk.at(0, 0)[1] > cmyk.at(0, 0)[0] + 64);
+  CHECK(cmyk.at(1, 0)[0] > cmyk.at(1, 0)[1] + 64);
+}
+
+TEST_CASE("decode: JPEG damage is handled exactly as Pillow handles it", "[image][decode][jpeg]") {
+  using Catch::Matchers::Contains;
+  const ScratchDir scratch;
+  // Checked with Pillow 9.4 on these very bytes (and in a sweep of ~3,000 truncated / corrupted
+  // JPEGs while developing: the same accept-or-refuse decision every time, the same pixels when
+  // accepted).
+  SECTION("only the EOI marker missing: accepted when every row could be decoded (Pillow too)") {
+    auto bytes = file_bytes(fixture_dir / "rgb444_97x64.jpg");
+    bytes.resize(bytes.size() - 2);
+    const Image8 image = skiptune::io::load_image(scratch.write("no_eoi.jpg", bytes));
+    CHECK(fnv1a64(image.pixels) == manifest().source("rgb444_97x64.jpg").hash);
+    // ... but in this one libjpeg still needs bytes for the last rows: Pillow says "truncated".
+    auto cut = file_bytes(fixture_dir / "rgb_225x224.jpg");
+    cut.resize(cut.size() - 2);
+    CHECK_THAT(load_error(scratch.write("no_eoi_225.jpg", cut)),
+               Contains("no_eoi_225.jpg") && Contains("truncated JPEG: the file ends after 206 of 224 rows"));
+  }
+  SECTION("libjpeg warnings: ignored by default as in Pillow, refused on request") {
+    // 64 stray bytes before the EOI: libjpeg warns "Corrupt JPEG data: 57 extraneous bytes before
+    // marker 0xd9" (the Huffman decoder had prefetched 7) and Pillow returns the image unchanged.
+    auto bytes = file_bytes(fixture_dir / "rgb_225x224.jpg");
+    bytes.insert(bytes.end() - 2, 64, std::uint8_t{0x55});
+    const fs::path path = scratch.write("stray.jpg", bytes);
+    CHECK(fnv1a64(skiptune::io::load_image(path).pixels) == manifest().source("rgb_225x224.jpg").hash);
+    CHECK_THAT(load_error(path, {.jpeg_warnings_are_errors = true}),
+               Contains("stray.jpg") && Contains("57 extraneous bytes before marker 0xd9"));
+  }
+  SECTION("errors carry libjpeg's message") {
+    auto bytes = file_bytes(fixture_dir / "rgb_225x224.jpg");
+    // The SOF0 marker's precision byte: 8 → 12 (Pillow: "cannot handle 12-bit layers").
+    const std::uint8_t sof0[2] = {0xFF, 0xC0};
+    const auto sof = std::search(bytes.begin(), bytes.end(), sof0, sof0 + 2);
+    REQUIRE(sof != bytes.end());
+    sof[4] = 12;
+    CHECK_THAT(load_error(scratch.write("p12.jpg", bytes)),
+               Contains("p12.jpg") && Contains("(libjpeg: Unsupported JPEG data precision 12)"));
+    // An SOF0 marker with an impossible length (Pillow: "cannot identify image file").
+    auto bad_sof = file_bytes(fixture_dir / "rgb_225x224.jpg");
+    const std::uint8_t bogus[4] = {0xFF, 0xC0, 0x00, 0x02};
+    bad_sof.insert(bad_sof.begin() + 2, bogus, bogus + 4);
+    CHECK_THAT(load_error(scratch.write("bad_sof.jpg", bad_sof)),
+               Contains("bad_sof.jpg") &&
+                   Contains("corrupt or unsupported JPEG header (libjpeg: Bogus marker length)"));
+    // A JPEG signature and nothing else: libjpeg suspends in the header.
+    const std::vector<std::uint8_t> signature_only = {0xFF, 0xD8, 0xFF};
+    CHECK_THAT(load_error(scratch.write("sig.jpg", signature_only)),
+               Contains("sig.jpg") && Contains("truncated JPEG: the file ends inside the header"));
+  }
+  SECTION("DecodeLimits apply to JPEG headers") {
+    CHECK_THAT(load_error(fixture_dir / "rgb_225x224.jpg", {.max_pixels = 50399}),
+               Contains("JPEG header gives 225x224 = 50400 pixels, over the limit"));
+    CHECK(load_error(fixture_dir / "rgb_225x224.jpg", {.max_pixels = 50400}).empty());
+    CHECK_THAT(load_error(fixture_dir / "rgb_225x224.jpg", {.max_side = 224}), Contains("over the limit"));
+  }
+  SECTION("several threads decode at once") {
+    std::vector<std::string> names;
+    for (const auto& source : manifest().sources)
+      if (source.name.ends_with(".jpg")) names.push_back(source.name);
+    std::vector<std::string> hashes(names.size() * 4);
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (std::size_t i = 0; i < names.size(); ++i) {
+          try {
+            hashes[t * names.size() + i] = fnv1a64(skiptune::io::load_image(fixture_dir / names[i]).pixels);
+          } catch (const std::exception& error) {
+            hashes[t * names.size() + i] = error.what();  // fails the check below, with the reason
+          }
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    for (std::size_t i = 0; i < hashes.size(); ++i) {
+      CHECK(hashes[i] == manifest().source(names[i % names.size()]).hash);
+    }
+  }
 }
 
 // --- resize ------------------------------------------------------------------------------------
@@ -372,6 +479,34 @@ TEST_CASE("clip eval: resize + centre crop equals Pillow/torchvision on every fi
     overall.total += stats.total;
   }
   report("ALL clip eval fixtures", overall);
+  CHECK(overall.max_difference <= 1);
+}
+
+TEST_CASE("clip eval end to end: skiptune's own decoding + resize + crop vs Pillow, every fixture",
+          "[image][clip][jpeg]") {
+  // From the file, through skiptune's decoder (libjpeg-turbo for JPEG, stb for PNG/BMP), to the
+  // uint8 crop — compared with Pillow's open/convert/resize/crop. Measured: 0 levels, 100 % equal.
+  std::cout << "CLIP eval end to end from the file (skiptune decode + resize + crop) vs Pillow 9.4:\n";
+  DiffStats overall, jpeg;
+  for (const auto& clip : manifest().clips) {
+    const Image8 decoded = skiptune::io::load_image(fixture_dir / clip.source);
+    const Image8 ours = skiptune::io::clip_eval_resize_crop(decoded, clip.size);
+    const DiffStats stats = compare(ours, load_verified(clip.file, clip.hash));
+    std::ostringstream what;
+    what << clip.source << " clip_" << clip.size << " from the file";
+    report(what.str(), stats);
+    INFO(what.str());
+    CHECK(stats.max_difference <= 1);
+    for (DiffStats* total : {&overall, clip.source.ends_with(".jpg") ? &jpeg : nullptr}) {
+      if (!total) continue;
+      total->max_difference = std::max(total->max_difference, stats.max_difference);
+      total->equal += stats.equal;
+      total->total += stats.total;
+    }
+  }
+  report("ALL JPEG clip fixtures, end to end", jpeg);
+  report("ALL clip fixtures, end to end", overall);
+  CHECK(jpeg.total > 0);
   CHECK(overall.max_difference <= 1);
 }
 
@@ -550,18 +685,6 @@ TEST_CASE("augment: horizontal flip", "[image][augment]") {
 
 // --- errors ------------------------------------------------------------------------------------
 
-namespace {
-/// The IoError message of decoding `path`, or "" when it decoded.
-std::string load_error(const fs::path& path, const skiptune::io::DecodeLimits& limits = {}) {
-  try {
-    (void)skiptune::io::load_image(path, limits);
-  } catch (const skiptune::IoError& error) {
-    return error.what();
-  }
-  return "";
-}
-}  // namespace
-
 TEST_CASE("decode errors name the file and the reason", "[image][errors]") {
   using Catch::Matchers::Contains;
   const ScratchDir scratch;
@@ -587,15 +710,21 @@ TEST_CASE("decode errors name the file and the reason", "[image][errors]") {
                Contains("fake.png") && Contains("corrupt or unsupported PNG header (stb_image: "));
   }
   SECTION("truncated PNG, JPEG and BMP at many lengths") {
-    for (const std::string name : {"rgb_37x23.png", "rgb_225x224.jpg", "rgb_97x61.bmp"}) {
+    for (const std::string name : {"rgb_37x23.png", "rgb_225x224.jpg", "rgb422_75x51_progressive.jpg",
+                                   "gray_50x41.jpg", "cmyk_43x30.jpg", "rgb_97x61.bmp"}) {
       const auto bytes = file_bytes(fixture_dir / name);
-      // (Pillow and stb both accept a PNG missing only its last CRC bytes, so cut deeper.)
+      // (Pillow and stb both accept a PNG missing only its last CRC bytes, so cut deeper. Pillow
+      // refuses every one of these JPEG cuts: checked.)
       for (std::size_t keep : {bytes.size() - 30, bytes.size() / 2, std::size_t{60}, std::size_t{8}}) {
         const std::vector<std::uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(keep));
         const std::string message = load_error(scratch.write("cut_" + name, cut));
         INFO(name << " cut to " << keep << " bytes: " << message);
         CHECK_THAT(message, Contains("cut_" + name) && (Contains("truncated") || Contains("corrupt")));
-        CHECK_THAT(message, Contains("stb_image: ") || Contains("truncated BMP"));
+        if (name.ends_with(".jpg")) {
+          CHECK_THAT(message, Contains("truncated JPEG: the file ends ") || Contains("(libjpeg: "));
+        } else {
+          CHECK_THAT(message, Contains("stb_image: ") || Contains("truncated BMP"));
+        }
       }
     }
     // Pillow's BMP threshold: the last row's padding may be missing, its pixels may not.
