@@ -48,6 +48,7 @@
 #include <utility>
 #include <vector>
 
+#include "skiptune/core/atomic_file.hpp"
 #include "skiptune/core/errors.hpp"
 #include "skiptune/io/text_clean.hpp"
 #include "skiptune/io/tokenizer.hpp"
@@ -269,43 +270,7 @@ inline std::string to_merges_text(const std::vector<BpeMerge>& merges) {
 /// effort), so `path` holds either its old content or the whole new file. IoError naming `path`
 /// on any failure (the temporary file is removed).
 inline void write_merges_file(const std::filesystem::path& path, const std::vector<BpeMerge>& merges) {
-  const std::string content = to_merges_text(merges);
-  const std::string target = path.string();
-  const auto fail = [&](const std::string& what, int error) {
-    throw IoError(skiptune::detail::message("cannot write BPE merges file '", target, "': ", what,
-                                            error != 0 ? ": " : "", error != 0 ? std::strerror(error) : ""));
-  };
-  const std::string file_name = path.filename().string();
-  if (file_name.empty() || file_name == "." || file_name == "..") fail("the path names a directory", 0);
-  static std::atomic<unsigned long> counter{0};
-  const std::filesystem::path directory = path.parent_path();
-  const std::string temporary =
-      (directory / skiptune::detail::message(".", file_name, ".tmp.", ::getpid(), ".", counter++)).string();
-
-  std::FILE* file = std::fopen(temporary.c_str(), "wbx");
-  if (file == nullptr) fail(skiptune::detail::message("cannot create temporary file '", temporary, "'"), errno);
-  const auto fail_and_clean = [&](const std::string& what) {
-    const int error = errno;
-    if (file != nullptr) std::fclose(file);
-    std::remove(temporary.c_str());
-    fail(what, error);
-  };
-  if (std::fwrite(content.data(), 1, content.size(), file) != content.size())
-    fail_and_clean(skiptune::detail::message("cannot write temporary file '", temporary, "'"));
-  if (std::fflush(file) != 0) fail_and_clean(skiptune::detail::message("cannot flush temporary file '", temporary, "'"));
-  if (::fsync(::fileno(file)) != 0)
-    fail_and_clean(skiptune::detail::message("cannot fsync temporary file '", temporary, "'"));
-  const int closed = std::fclose(file);
-  file = nullptr;
-  if (closed != 0) fail_and_clean(skiptune::detail::message("cannot close temporary file '", temporary, "'"));
-  if (std::rename(temporary.c_str(), target.c_str()) != 0)
-    fail_and_clean(skiptune::detail::message("cannot rename temporary file '", temporary, "' over it"));
-  const std::string directory_name = directory.empty() ? std::string(".") : directory.string();
-  const int directory_fd = ::open(directory_name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (directory_fd >= 0) {
-    (void)::fsync(directory_fd);
-    ::close(directory_fd);
-  }
+  write_file_atomically(path, to_merges_text(merges), "BPE merges file");
 }
 
 }  // namespace skiptune::io

@@ -26,12 +26,10 @@
 #include <filesystem>
 #include <limits>
 #include <map>
-#include <numbers>
 #include <numeric>
 #include <optional>
 #include <string>
 #include <tuple>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -152,7 +150,6 @@ class FineTuner<Clip<T, Backend>, Policies...> {
     });
     // A fresh run: forget the previous run's parts, optimizer (its kind may differ) and caches.
     image_cache_.release();
-    image_cache_epoch_ = std::numeric_limits<std::size_t>::max();
     text_cache_.release();
     prototypes_.release();
     optimizer_sgd_.reset();
@@ -172,14 +169,13 @@ class FineTuner<Clip<T, Backend>, Policies...> {
       if constexpr (provides_hook<P, hook::on_epoch_begin>) p.on_epoch_begin(epoch, options_.epochs);
     });
     resolve_parts();
-    bool refresh = !image_cache_.empty() ? false : true;
+    bool refresh = image_cache_.empty();  // first epoch, or ω changed
     if (!refresh && data_->augment) {
       for_each_policy([&](auto& p) {
         using P = std::decay_t<decltype(p)>;
         if constexpr (provides_hook<P, hook::refreshes_image_cache>) refresh = refresh || p.refreshes_image_cache(epoch);
       });
     }
-    epoch_ = epoch;
     if (vision_cached() && refresh) build_image_cache(epoch);
   }
 
@@ -429,8 +425,7 @@ class FineTuner<Clip<T, Backend>, Policies...> {
     rebuild_optimizer();
     if (vision_omega_changed) {
       image_cache_.release();
-      image_cache_epoch_ = std::numeric_limits<std::size_t>::max();
-    }
+      }
     if (text_omega_changed) {
       text_cache_.release();
       if (text_cached() && data_ != nullptr) build_text_cache();
@@ -581,7 +576,6 @@ class FineTuner<Clip<T, Backend>, Policies...> {
       Tensor<T> states = output_of_block(model_->visual, vision_parts_.first_trained_block, images);
       std::copy_n(states.data(), states.numel(), image_cache_.data() + start * tokens * W);
     }
-    image_cache_epoch_ = epoch;
   }
 
   /// LayerSkip's text cache: block-ω outputs of every class prompt [C · T, W] (category cache),
@@ -666,8 +660,6 @@ class FineTuner<Clip<T, Backend>, Policies...> {
   Tensor<T> image_cache_, text_cache_, prototypes_;
   std::vector<Index> text_cache_eot_;
   Index text_cache_tokens_ = 0;
-  std::size_t image_cache_epoch_ = std::numeric_limits<std::size_t>::max();
-  std::size_t epoch_ = 0;
   std::size_t global_step_ = 0;
 };
 
