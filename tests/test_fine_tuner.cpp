@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -267,4 +268,20 @@ TEST_CASE("a NaN loss stops training with the step number and keeps the last che
   const auto file = io::SafetensorsFile::open(checkpoint);
   CHECK(file.metadata().at("epoch") == "0");  // written atomically at the end of epoch 0
   std::filesystem::remove(checkpoint);
+}
+
+TEST_CASE("observers: EarlyStop ends fit early and its reason reaches FitResult", "[finetuner][observers]") {
+  Fixture f;
+  FineTuner<Clip<float>, FullFineTune> tuner(f.model);
+  auto options = quick_options(6);
+  options.text_learning_rate = options.vision_learning_rate = 0.0;  // the loss cannot improve
+  options.warmup_learning_rate = 0.0;
+  EarlyStop early{.patience = 2, .min_delta = 1e-6, .monitor = EarlyStop::Monitor::mean_loss};
+  std::ostringstream progress_text;
+  ProgressBar progress(progress_text);
+  const auto result = tuner.fit(f.data, options, early, progress);
+  CHECK(result.stopped_early);
+  CHECK(result.epoch_mean_loss.size() == 3);  // epoch 0 sets the best; 1 and 2 do not improve
+  CHECK_FALSE(result.stop_reason.empty());
+  CHECK_FALSE(progress_text.str().empty());
 }

@@ -277,7 +277,7 @@ class FineTuner<Clip<T, Backend>, Policies...> {
       auto batches = make_epoch_batches(data.labels, data.classes(), options.batch_size, options.batching, batch_rng);
       const auto [text_lr, vision_lr] = learning_rates(epoch);
       double loss_sum = 0;
-      std::size_t epoch_peak = 0;
+      std::size_t epoch_peak = 0, steps_run = 0;
       auto& meter = model_->meter();
       for (std::size_t s = 0; s < batches.size(); ++s) {
         const auto step_start = std::chrono::steady_clock::now();
@@ -295,6 +295,7 @@ class FineTuner<Clip<T, Backend>, Policies...> {
         }
         last_finite_loss = step.loss;
         loss_sum += step.loss;
+        ++steps_run;
         epoch_peak = std::max(epoch_peak, meter.peak_total());
         ++result.steps;
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - step_start).count();
@@ -302,11 +303,13 @@ class FineTuner<Clip<T, Backend>, Policies...> {
                             meter.peak_total(), step.kept_classes};
         if (!notify_step_end(event, observers...)) {
           result.stopped_early = true;
-          result.stop_reason = "an observer asked to stop after step " + std::to_string(global_step_ - 1);
+          result.stop_reason = stop_reasons(observers...);
+          if (result.stop_reason.empty())
+            result.stop_reason = "an observer asked to stop after step " + std::to_string(global_step_ - 1);
           break;
         }
       }
-      const double mean = loss_sum / static_cast<double>(std::max<std::size_t>(1, batches.size()));
+      const double mean = loss_sum / static_cast<double>(std::max<std::size_t>(1, steps_run));
       result.epoch_mean_loss.push_back(mean);
       if (!options.checkpoint_path.empty()) save_checkpoint(options.checkpoint_path, epoch);
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
@@ -314,7 +317,8 @@ class FineTuner<Clip<T, Backend>, Policies...> {
                             observers...) &&
           !result.stopped_early) {
         result.stopped_early = true;
-        result.stop_reason = "an observer asked to stop after epoch " + std::to_string(epoch);
+        result.stop_reason = stop_reasons(observers...);
+        if (result.stop_reason.empty()) result.stop_reason = "an observer asked to stop after epoch " + std::to_string(epoch);
       }
     }
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - fit_start).count();
