@@ -15,6 +15,7 @@
 #include "../examples/growing_layer_skip.hpp"
 #include "skiptune/skiptune.hpp"
 #include "skiptune/testing/synthetic_batch.hpp"
+#include "skiptune/testing/synthetic_clip_task.hpp"
 #include "skiptune/train/fine_tuner.hpp"
 
 using namespace skiptune;
@@ -22,26 +23,8 @@ using example::GrowingLayerSkip;
 
 namespace {
 
-/// A tiny CLIP (4 blocks per tower), `shots` synthetic images per class and one prompt per class.
-struct Fixture {
-  MemoryMeter meter;
-  ClipConfig config = ClipConfig::tiny();
-  Clip<float> model{config, meter};
-  Tensor<float> images;
-  Tensor<std::int32_t> prompts;
-  ClipDataset<float> data;
-
-  explicit Fixture(Index classes = 6, Index shots = 4, std::uint64_t seed = 11) {
-    Rng rng(seed);
-    model.initialize(rng);
-    auto batch = testing::make_synthetic_batch<float>(config, classes * shots, classes, meter, rng, 10);
-    images = std::move(batch.images);
-    prompts = std::move(batch.token_ids);
-    data.images = &images;
-    data.class_token_ids = &prompts;
-    for (Index i = 0; i < classes * shots; ++i) data.labels.push_back(static_cast<std::int32_t>(i % classes));
-  }
-};
+/// A tiny CLIP with `shots` synthetic images per class and one prompt per class.
+using Fixture = testing::SyntheticClipTask;
 
 FitOptions quick_options(std::size_t epochs) {
   FitOptions o;

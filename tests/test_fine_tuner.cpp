@@ -13,32 +13,15 @@
 
 #include "skiptune/skiptune.hpp"
 #include "skiptune/testing/synthetic_batch.hpp"
+#include "skiptune/testing/synthetic_clip_task.hpp"
 #include "skiptune/train/fine_tuner.hpp"
 
 using namespace skiptune;
 
 namespace {
 
-/// A tiny CLIP, its data (images with `shots` per class, one prompt per class) and a dataset view.
-struct Fixture {
-  MemoryMeter meter;
-  ClipConfig config = ClipConfig::tiny();
-  Clip<float> model{config, meter};
-  Tensor<float> images;
-  Tensor<std::int32_t> prompts;
-  ClipDataset<float> data;
-
-  explicit Fixture(Index classes = 6, Index shots = 4, std::uint64_t seed = 11) {
-    Rng rng(seed);
-    model.initialize(rng);
-    auto batch = testing::make_synthetic_batch<float>(config, classes * shots, classes, meter, rng, 10);
-    images = std::move(batch.images);
-    prompts = std::move(batch.token_ids);
-    data.images = &images;
-    data.class_token_ids = &prompts;
-    for (Index i = 0; i < classes * shots; ++i) data.labels.push_back(static_cast<std::int32_t>(i % classes));
-  }
-};
+/// A tiny CLIP with `shots` synthetic images per class and one prompt per class.
+using Fixture = testing::SyntheticClipTask;
 
 FitOptions quick_options(std::size_t epochs = 2) {
   FitOptions o;
