@@ -28,5 +28,7 @@
 #include "skiptune/model/text_tower.hpp"
 #include "skiptune/model/vision_tower.hpp"
 
+#include "skiptune/policy/prompt_tuning.hpp"
+
 #include "skiptune/train/clip_trainer.hpp"
 #include "skiptune/train/sgd.hpp"

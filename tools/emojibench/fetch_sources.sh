@@ -12,7 +12,7 @@ SOURCES_DIR=${1:-${XDG_CACHE_HOME:-$HOME/.cache}/skiptune/emojibench/sources}
 
 DEBIAN_PACKAGES="unicode-data unicode-cldr-core fonts-noto-color-emoji fonts-symbola fonts-unifont
 python3 python3-numpy python3-pil python3-fonttools python3-gi python3-gi-cairo python3-cairo
-gir1.2-rsvg-2.0 libraqm0"
+gir1.2-rsvg-2.0 libraqm0 npm"
 
 # package@version sha256 (of the tarball `npm pack` writes). Keep in sync with artwork.NPM_SHA256.
 NPM_TARBALLS="

@@ -21,6 +21,7 @@
 // Gradient rule: parameter gradients accumulate; an empty gradient tensor means "frozen, skip".
 #pragma once
 
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <functional>
@@ -291,47 +292,71 @@ Tensor<typename E::scalar_type> encode(const E& encoder, const typename E::input
 // ---------------------------------------------------------------------------------------------
 // Training pass: forward from block ω with records, backward that stops at ω.
 
+/// What a training pass delivers beyond the trained parameters' gradients.
+struct PassOptions {
+  /// Also compute ∂L/∂(the states entering block k = input_gradient_at) and return it from
+  /// backward — through blocks that may be frozen: blocks [min(ω, k), N) are recorded and
+  /// backpropagated, those below ω get no parameter gradients (an empty gradient struct: the ops
+  /// skip the work). k = 0 is the gradient w.r.t. the stem's output, e.g. learned prompt tokens
+  /// (policy/prompt_tuning.hpp). nullopt (default): backward stops at ω and returns nothing.
+  std::optional<std::size_t> input_gradient_at;
+};
+
 template <Encoder E>
 class EncoderPass {
  public:
   using T = typename E::scalar_type;
   static_assert(check_encoder<E>());
 
-  EncoderPass(const E& encoder, TrainableParts parts) : encoder_(&encoder), parts_(parts) {
+  EncoderPass(const E& encoder, TrainableParts parts, PassOptions options = {})
+      : encoder_(&encoder), parts_(parts), options_(options) {
     parts_.validate(encoder.num_blocks(), E::name());
+    require<ConfigError>(!options_.input_gradient_at || *options_.input_gradient_at <= encoder.num_blocks(),
+                         E::name(), ": input gradient at block ", options_.input_gradient_at.value_or(0),
+                         " is outside [0, N = ", encoder.num_blocks(), "]");
   }
 
-  /// Forward from the input: the stem (recorded if it trains), blocks [0, ω) in inference,
-  /// blocks [ω, N) recorded, the head recorded. Returns features.
+  /// Forward from the input: the stem (recorded if it trains), blocks [0, first_recorded_block())
+  /// in inference, the rest recorded, the head recorded if backward will need it. Returns features.
   Tensor<T> forward(const typename E::input_type& input) {
     geometry_ = encoder_->geometry(input);
     Tensor<T> states = parts_.stem ? encoder_->stem_forward(input, geometry_, &stem_record_.emplace())
                                    : encoder_->stem_forward(input, geometry_, nullptr);
-    run_blocks(*encoder_, 0, parts_.first_trained_block, states, geometry_);
-    return forward_trained(std::move(states));
+    run_blocks(*encoder_, 0, first_recorded_block(), states, geometry_);
+    return forward_recorded(std::move(states));
   }
 
-  /// Forward from given states at block ω (e.g. a LayerSkip cache) with a known geometry.
-  Tensor<T> forward_from(Tensor<T>&& states_at_omega, typename E::geometry_type geometry) {
+  /// Forward from given states entering block first_recorded_block() (ω unless an input gradient
+  /// is asked for lower down; e.g. a LayerSkip cache, or embedded prompts) with a known geometry.
+  Tensor<T> forward_from(Tensor<T>&& states, typename E::geometry_type geometry) {
     require<ConfigError>(!parts_.stem, E::name(), ": forward_from(states) cannot train the stem");
     geometry_ = std::move(geometry);
-    return forward_trained(std::move(states_at_omega));
+    return forward_recorded(std::move(states));
   }
 
-  /// Backward from ∂L/∂features down to block ω (and the stem if it trains), accumulating into
-  /// `grads`. Frozen parts are never visited.
-  void backward(const Tensor<T>& d_features, EncoderGradients<E>& grads) {
-    const std::size_t n = encoder_->num_blocks(), omega = parts_.first_trained_block;
-    require<ConfigError>(parts_.head && grads.head.has_value(), E::name(),
-                         ": backward needs a trained head with gradient buffers");
-    Tensor<T> d_states = encoder_->head_backward(d_features, std::move(*head_record_), *grads.head, geometry_,
-                                                 parts_.backward_enters_blocks(n));
+  /// Backward from ∂L/∂features down to first_recorded_block() (and the stem if it trains),
+  /// accumulating into `grads`; frozen parameters are never given gradients. Returns ∂L/∂(states
+  /// entering block input_gradient_at) [rows, W] when PassOptions asked for it, else an empty
+  /// tensor. A pass that trains nothing and was asked for no input gradient has no backward: no-op.
+  Tensor<T> backward(const Tensor<T>& d_features, EncoderGradients<E>& grads) {
+    if (!needs_backward()) return {};
+    const std::size_t n = encoder_->num_blocks(), omega = parts_.first_trained_block, first = first_recorded_block();
+    const bool wants_input_gradient = options_.input_gradient_at.has_value();
+    require<ConfigError>(!parts_.head || grads.head.has_value(), E::name(),
+                         ": the head trains but has no gradient buffers");
+    typename E::head_parameters frozen_head{};  // empty tensors: "frozen, skip"
+    Tensor<T> d_states = encoder_->head_backward(d_features, std::move(*head_record_),
+                                                 parts_.head ? *grads.head : frozen_head, geometry_,
+                                                 first < n || parts_.stem || wants_input_gradient);
     head_record_.reset();
-    for (std::size_t i = n; i-- > omega;) {
-      require<ConfigError>(grads.blocks.size() == n && grads.blocks[i].has_value(), E::name(), ": block ", i,
-                           " trains but has no gradient buffers");
-      encoder_->block_backward(i, d_states, std::move(block_records_[i - omega]), *grads.blocks[i], geometry_,
-                               i > omega || parts_.stem);
+    for (std::size_t i = n; i-- > first;) {
+      typename E::block_parameters frozen_block{};
+      const bool trained = i >= omega;
+      require<ConfigError>(!trained || (grads.blocks.size() == n && grads.blocks[i].has_value()), E::name(),
+                           ": block ", i, " trains but has no gradient buffers");
+      encoder_->block_backward(i, d_states, std::move(block_records_[i - first]),
+                               trained ? *grads.blocks[i] : frozen_block, geometry_,
+                               i > first || parts_.stem || wants_input_gradient);
     }
     block_records_.clear();
     if (parts_.stem) {
@@ -339,26 +364,39 @@ class EncoderPass {
       encoder_->stem_backward(d_states, std::move(*stem_record_), *grads.stem, geometry_);
       stem_record_.reset();
     }
+    if (!wants_input_gradient) return {};
+    return d_states;
   }
 
   [[nodiscard]] const typename E::geometry_type& geometry() const noexcept { return geometry_; }
   [[nodiscard]] const TrainableParts& parts() const noexcept { return parts_; }
+  [[nodiscard]] const PassOptions& options() const noexcept { return options_; }
+
+  /// The lowest block that runs recorded: ω, or the input-gradient block if that is lower.
+  [[nodiscard]] std::size_t first_recorded_block() const noexcept {
+    return std::min(parts_.first_trained_block, options_.input_gradient_at.value_or(parts_.first_trained_block));
+  }
+  /// Does backward have anything to do (a trained part, or an input gradient to deliver)?
+  [[nodiscard]] bool needs_backward() const noexcept {
+    return parts_.head || parts_.backward_enters_blocks(encoder_->num_blocks()) ||
+           options_.input_gradient_at.has_value();
+  }
 
  private:
-  Tensor<T> forward_trained(Tensor<T>&& states) {
-    const std::size_t n = encoder_->num_blocks();
+  Tensor<T> forward_recorded(Tensor<T>&& states) {
+    const std::size_t n = encoder_->num_blocks(), first = first_recorded_block();
     block_records_.clear();
-    block_records_.resize(n - parts_.first_trained_block);
-    for (std::size_t i = parts_.first_trained_block; i < n; ++i)
-      states = encoder_->block_forward_train(i, std::move(states), block_records_[i - parts_.first_trained_block],
-                                             geometry_);
-    // The last block's output is not needed after the head has picked its rows.
-    Tensor<T> features = encoder_->head_forward(states, geometry_, &head_record_.emplace());
-    return features;
+    block_records_.resize(n - first);
+    for (std::size_t i = first; i < n; ++i)
+      states = encoder_->block_forward_train(i, std::move(states), block_records_[i - first], geometry_);
+    // The last block's output is not needed after the head has picked its rows. A pass without
+    // backward (everything frozen: prompt tuning's image side) records nothing at all.
+    return encoder_->head_forward(states, geometry_, needs_backward() ? &head_record_.emplace() : nullptr);
   }
 
   const E* encoder_;
   TrainableParts parts_;
+  PassOptions options_;
   typename E::geometry_type geometry_{};
   std::optional<typename E::stem_record> stem_record_;
   std::vector<typename E::block_record> block_records_;

@@ -16,6 +16,8 @@
 //                         Blocks below the answer are frozen and never run in a training step
 //                         (their output is cached); composition: the largest answer wins.
 //   trains_stem           bool trains_stem(Tower) const            composition: all must agree (AND)
+//   trains_head           bool trains_head(Tower) const            composition: all must agree (AND);
+//                         nobody provides it: the heads train. false freezes the head (ln + projection).
 //   refreshes_image_cache bool refreshes_image_cache(std::size_t epoch) const
 //                         Rebuild the block-ω image cache at the start of this epoch (under a fresh
 //                         augmentation); composition: OR. The first epoch always builds it.
@@ -25,6 +27,11 @@
 //   drop_tokens           void drop_tokens(const TokenDropInput&, std::vector<Index>& kept_tokens, Rng&)
 //                         Which image tokens (positions) go through the trained blocks; the class
 //                         token 0 must be kept. At most one policy may provide it.
+//   prompt_context_tokens std::size_t prompt_context_tokens() const
+//                         M ≥ 1 learned context vectors [M, text width] replace the token embeddings
+//                         at positions 1..M of every class prompt (CoOp); the tuner owns, trains and
+//                         checkpoints them, and backpropagates into them through the text tower
+//                         (frozen or not). At most one policy may provide it.
 //   on_fit_begin          void on_fit_begin(const PolicyFitContext&, Rng&)   e.g. draw a mask once
 //   on_epoch_begin        void on_epoch_begin(std::size_t epoch, std::size_t epochs)
 //                         e.g. a LayerSkip whose ω grows during training
@@ -90,6 +97,12 @@ struct trains_stem {
   template <class P, class T> static constexpr bool matches =
       std::is_same_v<decltype(&P::trains_stem), bool (P::*)(Tower) const>;
 };
+struct trains_head {
+  static constexpr std::string_view name = "bool trains_head(Tower) const";
+  template <class P> static constexpr bool named = requires { &P::trains_head; };
+  template <class P, class T> static constexpr bool matches =
+      std::is_same_v<decltype(&P::trains_head), bool (P::*)(Tower) const>;
+};
 struct refreshes_image_cache {
   static constexpr std::string_view name = "bool refreshes_image_cache(std::size_t epoch) const";
   template <class P> static constexpr bool named = requires { &P::refreshes_image_cache; };
@@ -113,6 +126,12 @@ struct drop_tokens {
       std::is_same_v<decltype(&P::drop_tokens), void (P::*)(const TokenDropInput&, std::vector<Index>&, Rng&)> ||
       std::is_same_v<decltype(&P::drop_tokens),
                      void (P::*)(const TokenDropInput&, std::vector<Index>&, Rng&) const>;
+};
+struct prompt_context_tokens {
+  static constexpr std::string_view name = "std::size_t prompt_context_tokens() const";
+  template <class P> static constexpr bool named = requires { &P::prompt_context_tokens; };
+  template <class P, class T> static constexpr bool matches =
+      std::is_same_v<decltype(&P::prompt_context_tokens), std::size_t (P::*)() const>;
 };
 struct on_fit_begin {
   static constexpr std::string_view name = "void on_fit_begin(const PolicyFitContext&, Rng&)";
@@ -180,9 +199,11 @@ consteval bool check_policy() {
                 "skiptune::hooks<...>;` (an empty list is fine).");
   detail::check_one_hook<P, T, hook::first_trained_block>();
   detail::check_one_hook<P, T, hook::trains_stem>();
+  detail::check_one_hook<P, T, hook::trains_head>();
   detail::check_one_hook<P, T, hook::refreshes_image_cache>();
   detail::check_one_hook<P, T, hook::select_classes>();
   detail::check_one_hook<P, T, hook::drop_tokens>();
+  detail::check_one_hook<P, T, hook::prompt_context_tokens>();
   detail::check_one_hook<P, T, hook::on_fit_begin>();
   detail::check_one_hook<P, T, hook::on_epoch_begin>();
   return true;

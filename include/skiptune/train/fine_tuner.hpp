@@ -16,6 +16,11 @@
 //    remapped to positions among them. Prototypes for it: normalised zero-shot text features of
 //    the pre-trained model, computed once.
 //  * drop_tokens: which cached image tokens enter the trained blocks (class token always kept).
+//  * trains_head(tower) = false freezes a head (ln + projection); gradients still pass through it.
+//  * prompt_context_tokens = M (PromptTuning, CoOp): the tuner owns M learned context vectors
+//    [M, W_text] that replace positions 1..M of every prompt, trains them (text learning rate,
+//    checkpoint name "prompt_context") by backpropagating through the text tower down to its
+//    embedded input, and evaluates prompts with them: prompt_features(ids).
 // Text prompts run only up to the longest end-of-text position of the prompts in the step (exact).
 #pragma once
 
@@ -40,6 +45,7 @@
 #include "skiptune/model/clip.hpp"
 #include "skiptune/model/encoder.hpp"
 #include "skiptune/policy/hooks.hpp"
+#include "skiptune/policy/prompt_tuning.hpp"
 #include "skiptune/policy/skip_tuning.hpp"
 #include "skiptune/train/contrastive_loss.hpp"
 #include "skiptune/train/dataset.hpp"
@@ -109,6 +115,8 @@ class FineTuner<Clip<T, Backend>, Policies...> {
                 "skiptune FineTuner: at most one policy may select classes (compose selectors in one policy)");
   static_assert(count_providers<hook::drop_tokens, Policies...> <= 1,
                 "skiptune FineTuner: at most one policy may drop tokens");
+  static_assert(count_providers<hook::prompt_context_tokens, Policies...> <= 1,
+                "skiptune FineTuner: at most one policy may learn a prompt context");
 
  public:
   using Model = Clip<T, Backend>;
@@ -116,6 +124,7 @@ class FineTuner<Clip<T, Backend>, Policies...> {
   using Text = typename Model::Text;
   static constexpr bool selects_classes = count_providers<hook::select_classes, Policies...> == 1;
   static constexpr bool drops_tokens = count_providers<hook::drop_tokens, Policies...> == 1;
+  static constexpr bool tunes_prompt = count_providers<hook::prompt_context_tokens, Policies...> == 1;
 
   explicit FineTuner(Model& model, Policies... policies) : model_(&model), policies_(std::move(policies)...) {}
   /// Policies with their default hyperparameters.
@@ -156,6 +165,7 @@ class FineTuner<Clip<T, Backend>, Policies...> {
     optimizer_adamw_.reset();
     parts_resolved_ = false;
     global_step_ = 0;
+    if constexpr (tunes_prompt) prepare_prompt_context();  // before the optimizer takes it in
     resolve_parts();
     if constexpr (selects_classes) compute_prototypes();
     prepared_ = true;
@@ -208,9 +218,10 @@ class FineTuner<Clip<T, Backend>, Policies...> {
     }
     zero_gradients(vision_grads_);
     zero_gradients(text_grads_);
+    if constexpr (tunes_prompt) prompt_context_grad_.fill(T(0));
 
     EncoderPass<Vision> vision_pass(m.visual, vision_parts_);
-    EncoderPass<Text> text_pass(m.text, text_parts_);
+    EncoderPass<Text> text_pass(m.text, text_parts_, text_pass_options());
     Tensor<T> image_features = vision_forward(vision_pass, batch, step_rng, result);
 
     // Which classes go through the text tower, and the labels among them.
@@ -241,10 +252,14 @@ class FineTuner<Clip<T, Backend>, Policies...> {
         d_image_features, d_text_features, meter, logits_out));
     image_features.release();
     text_features.release();
-    text_pass.backward(d_text_features, text_grads_);
+    // Prompt tuning: ∂L/∂(embedded prompts) [m·T, W] from the text pass, summed into the context.
+    Tensor<T> d_embedded_prompts = text_pass.backward(d_text_features, text_grads_);
+    if constexpr (tunes_prompt)
+      prompt_tuning::accumulate_context_gradient(prompt_context_grad_, d_embedded_prompts, text_pass.geometry());
+    d_embedded_prompts.release();
     d_text_features.release();
     text_ids.release();
-    vision_pass.backward(d_image_features, vision_grads_);
+    vision_pass.backward(d_image_features, vision_grads_);  // a no-op when the vision tower is frozen
     d_image_features.release();
 
     optimizer_step(text_learning_rate, vision_learning_rate);
@@ -338,6 +353,27 @@ class FineTuner<Clip<T, Backend>, Policies...> {
   [[nodiscard]] const Tensor<T>& text_cache() const noexcept { return text_cache_; }
   [[nodiscard]] std::size_t global_step() const noexcept { return global_step_; }
 
+  /// Prompt tuning: the learned context [M, W_text] (after prepare()) and its gradient.
+  [[nodiscard]] Tensor<T>& prompt_context() noexcept
+    requires tunes_prompt
+  {
+    return prompt_context_;
+  }
+  [[nodiscard]] const Tensor<T>& prompt_context_gradient() const noexcept
+    requires tunes_prompt
+  {
+    return prompt_context_grad_;
+  }
+  /// Prompt tuning: text features [C', E] of any prompts [C', L] with the learned context at
+  /// positions 1..M (new classes: tokenise "an emoji of {name}" as in training). Inference only.
+  [[nodiscard]] Tensor<T> prompt_features(const Tensor<std::int32_t>& ids) const
+    requires tunes_prompt
+  {
+    require<ConfigError>(!prompt_context_.empty(), "FineTuner: prompt_features needs a context: call prepare() "
+                                                   "(or fit()) first");
+    return encode_with_context(model_->text, ids, prompt_context_);
+  }
+
   /// f(name, parameter, gradient, is_text_tower) for every trained parameter.
   template <class F>
   void for_each_trained(F&& f) {
@@ -345,6 +381,7 @@ class FineTuner<Clip<T, Backend>, Policies...> {
                                [&](const std::string& n, Tensor<T>& p, Tensor<T>& g) { f(n, p, g, false); });
     for_each_trained_parameter(model_->text, text_grads_,
                                [&](const std::string& n, Tensor<T>& p, Tensor<T>& g) { f(n, p, g, true); });
+    if constexpr (tunes_prompt) f(std::string("prompt_context"), prompt_context_, prompt_context_grad_, true);
   }
 
   /// A one-line description of the policies and their hyperparameters.
@@ -353,6 +390,8 @@ class FineTuner<Clip<T, Backend>, Policies...> {
                        ", text ω=" + std::to_string(text_parts_.first_trained_block);
     if constexpr (selects_classes) text += ", class selection";
     if constexpr (drops_tokens) text += ", token drop";
+    if constexpr (tunes_prompt)
+      text += ", prompt context M=" + std::to_string(prompt_context_.empty() ? Index{0} : prompt_context_.dim(0));
     return text + ")";
   }
 
@@ -383,7 +422,33 @@ class FineTuner<Clip<T, Backend>, Policies...> {
   }
 
   [[nodiscard]] bool vision_cached() const noexcept { return vision_parts_.first_trained_block > 0; }
-  [[nodiscard]] bool text_cached() const noexcept { return text_parts_.first_trained_block > 0; }
+  /// Prompt tuning runs every prompt from its (context-substituted) embedding: no text cache.
+  [[nodiscard]] bool text_cached() const noexcept { return !tunes_prompt && text_parts_.first_trained_block > 0; }
+
+  /// Prompt tuning asks the text pass for ∂L/∂(embedded prompts) through the frozen blocks.
+  [[nodiscard]] PassOptions text_pass_options() const {
+    PassOptions options;
+    if constexpr (tunes_prompt) options.input_gradient_at = 0;
+    return options;
+  }
+
+  /// Prompt tuning, in prepare(): M from the policy, the class prompts checked (shared ids at
+  /// 1..M, every end-of-text after M), the context [M, W] from their token embeddings, a zero
+  /// gradient buffer for it.
+  void prepare_prompt_context() {
+    std::size_t context_tokens = 0;
+    for_each_policy([&](auto& p) {
+      using P = std::decay_t<decltype(p)>;
+      if constexpr (provides_hook<P, hook::prompt_context_tokens>) context_tokens = p.prompt_context_tokens();
+    });
+    const auto& ids = *data_->class_token_ids;
+    prompt_tuning::require_context_fits(model_->text.geometry(ids), context_tokens, "PromptTuning");
+    prompt_tuning::require_shared_prefix(ids, context_tokens);
+    prompt_context_grad_.release();  // a second prepare() starts from the prompts again
+    prompt_context_.release();
+    prompt_context_ = prompt_tuning::initial_context(model_->text, ids, context_tokens);
+    prompt_context_grad_ = Tensor<T>::zeros(prompt_context_.shape(), model_->meter(), MemoryCategory::gradients);
+  }
 
   /// ω and stems from the policies; reallocates gradients, optimizer state and caches when they change.
   void resolve_parts() {
@@ -402,6 +467,10 @@ class FineTuner<Clip<T, Backend>, Policies...> {
         stems_train = (stem_voted ? stems_train : true) && p.trains_stem(Tower::vision) && p.trains_stem(Tower::text);
         stem_voted = true;
       }
+      if constexpr (provides_hook<P, hook::trains_head>) {  // AND; nobody asks: the heads train
+        vision.head = vision.head && p.trains_head(Tower::vision);
+        text.head = text.head && p.trains_head(Tower::text);
+      }
     });
     vision.stem = text.stem = stem_voted && stems_train;
     vision.validate(model_->visual.num_blocks(), "vision tower");
@@ -412,7 +481,8 @@ class FineTuner<Clip<T, Backend>, Policies...> {
                          "a trained stem cannot be combined with LayerSkip");
     const bool changed = !parts_resolved_ || vision.first_trained_block != vision_parts_.first_trained_block ||
                          text.first_trained_block != text_parts_.first_trained_block ||
-                         vision.stem != vision_parts_.stem || text.stem != text_parts_.stem;
+                         vision.stem != vision_parts_.stem || text.stem != text_parts_.stem ||
+                         vision.head != vision_parts_.head || text.head != text_parts_.head;
     if (!changed) return;
     const bool vision_omega_changed = !parts_resolved_ || vision.first_trained_block != vision_parts_.first_trained_block;
     const bool text_omega_changed = !parts_resolved_ || text.first_trained_block != text_parts_.first_trained_block;
@@ -542,7 +612,14 @@ class FineTuner<Clip<T, Backend>, Policies...> {
     if (!text_cached()) {
       ids = Tensor<std::int32_t>({M, L}, model_->meter(), MemoryCategory::inputs);
       for (Index i = 0; i < M; ++i) std::copy_n(all_ids.data() + kept[i] * L, L, ids.data() + i * L);
-      Tensor<T> features = pass.forward(ids);
+      Tensor<T> features;
+      if constexpr (tunes_prompt) {  // the stem with the context at 1..M, then every block recorded
+        TextGeometry g = model_->text.geometry(ids);
+        Tensor<T> embedded = prompt_tuning::embed_with_context(model_->text, ids, g, prompt_context_);
+        features = pass.forward_from(std::move(embedded), std::move(g));
+      } else {
+        features = pass.forward(ids);
+      }
       result.text_tokens = static_cast<std::size_t>(pass.geometry().tokens);
       return features;
     }
@@ -662,6 +739,7 @@ class FineTuner<Clip<T, Backend>, Policies...> {
   std::optional<Sgd<T>> optimizer_sgd_;
   std::optional<AdamW<T>> optimizer_adamw_;
   Tensor<T> image_cache_, text_cache_, prototypes_;
+  Tensor<T> prompt_context_, prompt_context_grad_;  // prompt tuning: [M, W_text] and its gradient
   std::vector<Index> text_cache_eot_;
   Index text_cache_tokens_ = 0;
   std::size_t global_step_ = 0;
