@@ -3,6 +3,7 @@
 //
 //   emojibench_pretrain [--pack PATH] [--out DIR] [--state FILE] [--steps N] [--batch B]
 //                       [--lr X] [--seed S] [--eval-every N] [--save-every N] [--export-state]
+//                       [--stop-after N]
 //
 // 1. Vocabulary: the project's BPE trainer learns merges from the class names, keywords and
 //    prompt words (data/emoji_captions.hpp) and writes DIR/vocab.txt in CLIP's merges format.
@@ -17,7 +18,8 @@
 // 5. Every --save-every steps the whole training state (weights, AdamW moments, step, curve) is
 //    written atomically to --state; starting again with the same settings resumes from it and
 //    gives the same result as an uninterrupted run (batches and views are seeded by step).
-// 6. At the end: DIR/model.safetensors (OpenAI names, F32) and DIR/curve.csv.
+//    --stop-after N saves the state and stops after N steps of this process (a planned pause).
+// 6. At the end: DIR/model.safetensors (OpenAI names, F32), DIR/curve.csv and DIR/curve.png.
 //    --export-state writes them from the last saved state without training (e.g. to try an
 //    unfinished run).
 #include <omp.h>
@@ -39,6 +41,7 @@
 #include "skiptune/data/emoji_sampler.hpp"
 #include "skiptune/data/emoji_tensors.hpp"
 #include "skiptune/data/emoji_views.hpp"
+#include "skiptune/emojibench/report.hpp"
 #include "skiptune/io/bpe_trainer.hpp"
 #include "skiptune/io/checkpoint.hpp"
 #include "skiptune/io/safetensors.hpp"
@@ -65,6 +68,7 @@ struct Recipe {
   std::size_t eval_every = 250;
   std::size_t save_every = 50;
   bool export_state = false;
+  std::size_t stop_after = 0;  ///< stop (state saved) after this many steps in this process; 0 = never
 
   /// What a resumed run must agree on (everything that changes the result).
   [[nodiscard]] std::string fingerprint() const {
@@ -82,6 +86,13 @@ ClipConfig emoji_clip_config(Index vocab_size) {
   c.vision = VisionConfig{32, 8, 192, 6, 3, 768, nn::Activation::quick_gelu};
   c.text = TextConfig{16, vocab_size, 128, 4, 2, 512, nn::Activation::quick_gelu};
   return c;
+}
+
+/// A double written so that std::stod reads back the same value.
+std::string exact(double value) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", value);
+  return buf;
 }
 
 double learning_rate_at(const Recipe& r, std::size_t step) {  // step counts from 0
@@ -110,6 +121,7 @@ Recipe parse(int argc, char** argv) {
     else if (flag == "--eval-every") r.eval_every = std::stoul(value());
     else if (flag == "--save-every") r.save_every = std::stoul(value());
     else if (flag == "--export-state") r.export_state = true;
+    else if (flag == "--stop-after") r.stop_after = std::stoul(value());
     else throw ConfigError("unknown option " + flag + " (see the comment at the top of emojibench_pretrain.cpp)");
   }
   require<ConfigError>(r.steps > r.warmup && r.batch > 1 && r.learning_rate > 0 && r.eval_every > 0 && r.save_every > 0,
@@ -171,6 +183,8 @@ int main(int argc, char** argv) {
     const auto sets = zero_shot_sets(pack);
     for (const auto& s : sets) curve += "," + s.task + "_base," + s.task + "_new";
     curve += ",mean_base,mean_new\n";
+    double loss_sum = 0;  // training loss since the last evaluation (kept in the state)
+    std::size_t loss_count = 0;
     if (fs::exists(recipe.state)) {
       const auto file = io::SafetensorsFile::open(recipe.state);
       const auto& meta = file.metadata();
@@ -188,6 +202,10 @@ int main(int argc, char** argv) {
       trainer.optimizer().set_step_count(first_step);
       seconds_before = std::stod(meta.at("train_seconds"));
       curve = meta.at("curve_csv");
+      if (meta.count("loss_sum")) {  // (states written before this key existed lack it)
+        loss_sum = std::stod(meta.at("loss_sum"));
+        loss_count = std::stoul(meta.at("loss_count"));
+      }
       std::printf("resumed from %s at step %zu (%.0f s of training before)\n", recipe.state.string().c_str(),
                   first_step, seconds_before);
     }
@@ -208,8 +226,10 @@ int main(int argc, char** argv) {
       io::write_safetensors(recipe.state, views,
                             {{"recipe", recipe.fingerprint()},
                              {"step", std::to_string(step)},
-                             {"train_seconds", std::to_string(seconds)},
-                             {"curve_csv", curve}});
+                             {"train_seconds", exact(seconds)},
+                             {"curve_csv", curve},
+                             {"loss_sum", exact(loss_sum)},
+                             {"loss_count", std::to_string(loss_count)}});
     };
 
     auto evaluate = [&](std::size_t step, double seconds, double loss) {
@@ -238,8 +258,6 @@ int main(int argc, char** argv) {
     const Index context = config.text.context_length;
     if (first_step == 0) evaluate(0, 0, std::log(static_cast<double>(recipe.batch)));
     auto run_start = std::chrono::steady_clock::now();
-    double loss_sum = 0;
-    std::size_t loss_count = 0;
     require<InputError>(!recipe.export_state || first_step > 0, "--export-state: no saved state at ",
                         recipe.state.string());
     for (std::size_t step = first_step; step < recipe.steps && !recipe.export_state; ++step) {
@@ -275,14 +293,20 @@ int main(int argc, char** argv) {
         loss_sum = 0;
         loss_count = 0;
       }
-      if (done % recipe.save_every == 0 || done == recipe.steps) save_state(done, seconds);
+      const bool pause = recipe.stop_after > 0 && done - first_step == recipe.stop_after && done < recipe.steps;
+      if (done % recipe.save_every == 0 || done == recipe.steps || pause) save_state(done, seconds);
+      if (pause) {
+        std::printf("stopped after %zu steps as asked; run the same command again to continue\n", recipe.stop_after);
+        return 0;
+      }
     }
 
     // 6. The model and its curve.
     io::save_clip(model, recipe.out / "model.safetensors", io::CheckpointNaming::openai, io::Dtype::F32,
               {{"skiptune.recipe", recipe.fingerprint()}, {"skiptune.pack_sha256", pack.checksum_hex()}});
     write_file_atomically(recipe.out / "curve.csv", curve, "learning curve");
-    std::printf("wrote %s and curve.csv (%.1f min in this process)\n", (recipe.out / "model.safetensors").string().c_str(),
+    emojibench::write_learning_curve_png(curve, recipe.out / "curve.png");
+    std::printf("wrote %s, curve.csv and curve.png (%.1f min in this process)\n", (recipe.out / "model.safetensors").string().c_str(),
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count() / 60);
     return 0;
   } catch (const std::exception& e) {

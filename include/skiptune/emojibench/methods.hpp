@@ -79,10 +79,10 @@ struct MethodOptions {
   std::size_t coop_context = 3;  ///< learned context tokens: "an emoji of" → 3 vectors
   double coop_learning_rate = 2e-3;
 
-  /// AdamW, 10 epochs, batch 32, one warm-up epoch, cosine: the tiny model's recipe.
+  /// AdamW, 5 epochs, batch 32, one warm-up epoch, cosine: the tiny model's recipe.
   static FitOptions default_fit() {
     FitOptions f;
-    f.epochs = 10;
+    f.epochs = 5;
     f.batch_size = 32;
     f.batching = Batching::random;
     f.optimizer = OptimizerKind::adamw;

@@ -17,6 +17,7 @@
 #include "skiptune/core/atomic_file.hpp"
 #include "skiptune/core/memory.hpp"
 #include "skiptune/emojibench/methods.hpp"
+#include "skiptune/report/line_plot.hpp"
 #include "skiptune/report/scatter_plot.hpp"
 #include "skiptune/train/evaluation.hpp"
 
@@ -201,6 +202,51 @@ inline void write_cost_plot(const std::filesystem::path& path, const std::vector
     memory_panel.points.push_back({label, peak / n, hm / n});
   }
   report::write_scatter_png(path, title, {time_panel, memory_panel});
+}
+
+/// The pretraining learning curve (emojibench_pretrain's curve.csv: step, samples, seconds, loss,
+/// logit_scale, <task>_base, <task>_new ..., mean_base, mean_new) as a PNG: zero-shot top-1 on
+/// held-out artwork against samples seen — the mean over tasks (base, new) and each task's new
+/// classes — and the training loss.
+inline void write_learning_curve_png(const std::string& curve_csv, const std::filesystem::path& path) {
+  std::istringstream in(curve_csv);
+  std::string line;
+  require<InputError>(static_cast<bool>(std::getline(in, line)), "learning curve: empty CSV");
+  std::vector<std::string> header;
+  {
+    std::stringstream h(line);
+    for (std::string f; std::getline(h, f, ',');) header.push_back(f);
+  }
+  require<InputError>(header.size() >= 7 && header[1] == "samples" && header[3] == "loss",
+                      "learning curve: unexpected header '", line, "'");
+  std::vector<std::vector<double>> rows;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::vector<double> v;
+    std::stringstream r(line);
+    for (std::string f; std::getline(r, f, ',');) v.push_back(std::stod(f));
+    require<InputError>(v.size() == header.size(), "learning curve: row '", line, "' has ", v.size(), " fields, expected ",
+                        header.size());
+    rows.push_back(std::move(v));
+  }
+  require<InputError>(rows.size() >= 2, "learning curve: fewer than two evaluations");
+  auto series = [&](std::size_t column, std::string label, double scale) {
+    report::LineSeries s{std::move(label), {}};
+    for (const auto& r : rows) s.points.emplace_back(r[1] / 1000.0, scale * r[column]);
+    return s;
+  };
+  report::LinePanel mean{"mean over the six tasks", "samples seen (thousands)", "zero-shot top-1 (%)", {}, {}, false};
+  const std::size_t last = header.size() - 1;
+  mean.series.push_back(series(last - 1, "base classes", 100));
+  mean.series.push_back(series(last, "new classes", 100));
+  report::LinePanel per_task{"new classes, per task", "samples seen (thousands)", "zero-shot top-1 (%)", {}, {}, false};
+  for (std::size_t c = 5; c + 2 < header.size(); c += 2)
+    per_task.series.push_back(series(c + 1, header[c + 1].substr(0, header[c + 1].size() - 4), 100));
+  report::LinePanel loss{"training loss (symmetric InfoNCE)", "samples seen (thousands)", "loss", {}, {}, false};
+  loss.series.push_back(series(3, "loss", 1));
+  loss.series.front().points.erase(loss.series.front().points.begin());  // row 0 is ln B, not a measurement
+  report::write_line_png(path, "EmojiBench pretraining: zero-shot accuracy on held-out artwork", {mean, per_task, loss},
+                         1500, 520);
 }
 
 }  // namespace skiptune::emojibench
