@@ -14,7 +14,7 @@ $run --quiet --tasks all --methods all --out "$out/base-to-new"
 $run --quiet --tasks food --sweep omega --out "$out/omega-sweep"
 $run --quiet --tasks food --sweep rho --out "$out/rho-sweep"
 $run --quiet --protocol few-shot --tasks food --shots 1,2,4,8,16 \
-     --methods zero-shot,ft,skip-tuning,linear-probe,coop --out "$out/few-shot"
+     --methods zero-shot,ft,skip-tuning,coop --out "$out/few-shot"
 $run --quiet --protocol cross-task --tasks food --methods zero-shot,ft,skip-tuning,coop --out "$out/cross-task"
 $run --quiet --protocol domain-shift --tasks food --methods zero-shot,ft,skip-tuning,coop --out "$out/domain-shift"
 for part in base-to-new omega-sweep rho-sweep few-shot cross-task domain-shift; do

@@ -221,6 +221,15 @@ TEST_CASE("Every protocol and method runs on the fixture, reproducibly, with the
     const std::string summary = summary_markdown(rows);
     CHECK(summary.find("| skip-tuning |") != std::string::npos);
     CHECK(summary.find("HM") != std::string::npos);
+    std::vector<ResultRow> two_tasks = rows;  // the same runs filed under a second task name
+    for (const ResultRow& r : rows) {
+      two_tasks.push_back(r);
+      two_tasks.back().task = "copy";
+    }
+    const std::string both = summary_markdown(two_tasks);
+    CHECK(both.find("mean over 2 tasks") != std::string::npos);
+    CHECK(both.find("| ft | ") != std::string::npos);
+    CHECK(summary.find("mean over") == std::string::npos);
     write_cost_plot(dir.path / "out" / "plot.png", rows);
     const io::Image8 png = io::load_image(dir.path / "out" / "plot.png");
     CHECK(png.width > 100);

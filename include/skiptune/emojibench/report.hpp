@@ -142,6 +142,58 @@ inline std::string pm(std::pair<double, double> v) {
   return buf;
 }
 
+/// For base-to-new over several tasks: per method, the mean over tasks of the fold means of base,
+/// new and HM, the mean training time and the largest training peak, and time and peak as a
+/// fraction of FT's on the same tasks (the paper's Table 1 "average over datasets" row and its
+/// cost ratios). Empty when there is one task or no base-to-new rows.
+inline std::string across_tasks_markdown(const std::vector<SummaryGroup>& groups) {
+  std::vector<std::string> methods, tasks;
+  for (const SummaryGroup& g : groups) {
+    if (g.protocol != "base-to-new" || !g.rows.front()->harmonic()) continue;
+    if (std::find(methods.begin(), methods.end(), g.method) == methods.end()) methods.push_back(g.method);
+    if (std::find(tasks.begin(), tasks.end(), g.task) == tasks.end()) tasks.push_back(g.task);
+  }
+  if (tasks.size() < 2) return "";
+  auto find = [&](const std::string& method, const std::string& task) -> const SummaryGroup* {
+    for (const SummaryGroup& g : groups)
+      if (g.protocol == "base-to-new" && g.method == method && g.task == task) return &g;
+    return nullptr;
+  };
+  std::ostringstream s;
+  s << "\n### base-to-new | mean over " << tasks.size()
+    << " tasks (of the fold means, top-1 %)\n\n| method | base | new | HM | train time (s) | time / FT | "
+       "train peak memory | peak / FT |\n|---|---:|---:|---:|---:|---:|---:|---:|\n";
+  double ft_seconds = 0, ft_peak = 0;
+  for (const std::string& task : tasks)
+    if (const SummaryGroup* g = find("ft", task)) {
+      ft_seconds += g->mean_seconds();
+      ft_peak += static_cast<double>(g->max_peak());
+    }
+  for (const std::string& method : methods) {
+    double base = 0, novel = 0, hm = 0, seconds = 0, peak = 0;
+    std::size_t n = 0;
+    for (const std::string& task : tasks) {
+      const SummaryGroup* g = find(method, task);
+      if (!g) continue;
+      base += g->accuracy("base").first;
+      novel += g->accuracy("new").first;
+      hm += g->hm().first;
+      seconds += g->mean_seconds();
+      peak += static_cast<double>(g->max_peak());
+      ++n;
+    }
+    if (n != tasks.size()) continue;  // only methods run on every task
+    const double k = static_cast<double>(n);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "| %s | %.1f | %.1f | %.1f | %.2f | %s | %s | %s |\n", method.c_str(), base / k,
+                  novel / k, hm / k, seconds / k, ft_seconds > 0 ? std::to_string(seconds / ft_seconds).substr(0, 5).c_str() : "–",
+                  format_bytes(static_cast<std::size_t>(peak / k)).c_str(),
+                  ft_peak > 0 ? std::to_string(peak / ft_peak).substr(0, 5).c_str() : "–");
+    s << buf;
+  }
+  return s.str();
+}
+
 /// A Markdown table per (protocol, task, shots): one line per method.
 inline std::string summary_markdown(const std::vector<ResultRow>& rows) {
   std::ostringstream s;
@@ -169,6 +221,7 @@ inline std::string summary_markdown(const std::vector<ResultRow>& rows) {
     std::snprintf(buf, sizeof buf, " %.2f | %s |\n", g.mean_seconds(), format_bytes(g.max_peak()).c_str());
     s << buf;
   }
+  s << across_tasks_markdown(groups);
   return s.str();
 }
 

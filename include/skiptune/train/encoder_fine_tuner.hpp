@@ -58,6 +58,11 @@ class FineTuner<EncoderClassifier<E>, Policies...> {
                 "skiptune FineTuner<EncoderClassifier>: class selection needs CLIP's class prompts");
   static_assert(count_providers<hook::drop_tokens, Policies...> == 0,
                 "skiptune FineTuner<EncoderClassifier>: token dropping is defined for CLIP's image tokens only");
+  static_assert(count_providers<hook::prompt_context_tokens, Policies...> == 0,
+                "skiptune FineTuner<EncoderClassifier>: a learned prompt context needs CLIP's class prompts");
+  static_assert(count_providers<hook::trains_head, Policies...> == 0,
+                "skiptune FineTuner<EncoderClassifier>: trains_head is not supported here (the classifier head "
+                "always trains)");
 
  public:
   FineTuner(EncoderClassifier<E> model, Policies... policies) : encoder_(model.encoder), policies_(std::move(policies)...) {}
