@@ -4,17 +4,24 @@
 //
 //   emojibench [--pack PATH] [--model DIR] [--protocol P] [--tasks a,b|all] [--folds 0,1,2]
 //              [--methods m1,m2|all] [--shots K[,K...]] [--epochs N] [--batch B] [--lr X]
-//              [--no-augment] [--omega V,T] [--rho X]
-//              [--sweep omega|rho] [--out DIR] [--quiet]
+//              [--no-augment] [--batching reference|random|same-class] [--omega V,T] [--rho X]
+//              [--sweep omega|rho] [--out DIR] [--quiet] [--jobs N]
 //
 //   P: base-to-new (default) | few-shot | cross-task | domain-shift
 //   methods: zero-shot ft lskip cskip skip-tuning linear-probe coop
 //   --sweep omega: LayerSkip with ω = 0 … N (both towers scaled), --sweep rho: ClassSkip ρ grid.
 // Writes DIR/results.csv (one row per run), DIR/summary.md (mean ± sd over folds) and, for
 // base-to-new, DIR/accuracy_vs_cost.png (HM against training memory and time) — each
-// atomically. Default DIR: results/emojibench.
+// atomically. Default DIR: results/emojibench. --jobs N runs N runs at once, each with one
+// OpenMP thread and its own model, meter and tokenizer (no progress bars then); results are
+// identical to --jobs 1 except wall times.
+#include <omp.h>
+
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -53,6 +60,7 @@ struct Cli {
   std::string sweep;
   MethodOptions options;
   bool quiet = false;
+  int jobs = 1;  ///< runs in parallel, one OpenMP thread each (small models use cores better so)
 };
 
 Cli parse(int argc, char** argv, const data::EmojiPack* pack_for_all = nullptr) {
@@ -83,6 +91,13 @@ Cli parse(int argc, char** argv, const data::EmojiPack* pack_for_all = nullptr) 
     else if (flag == "--batch") cli.options.fit.batch_size = std::stoul(value());
     else if (flag == "--lr") cli.options.fit.text_learning_rate = cli.options.fit.vision_learning_rate = std::stod(value());
     else if (flag == "--no-augment") cli.options.augment = false;
+    else if (flag == "--batching") {
+      const std::string b = value();
+      if (b == "reference") cli.options.fit.batching = Batching::reference;
+      else if (b == "random") cli.options.fit.batching = Batching::random;
+      else if (b == "same-class") cli.options.fit.batching = Batching::same_class;
+      else throw ConfigError("--batching takes reference, random or same-class, got '" + b + "'");
+    }
     else if (flag == "--omega") {
       const auto parts = split(value());
       require<ConfigError>(parts.size() == 2, "--omega takes VISION,TEXT, e.g. 3,2");
@@ -91,6 +106,7 @@ Cli parse(int argc, char** argv, const data::EmojiPack* pack_for_all = nullptr) 
     } else if (flag == "--rho") cli.options.class_skip.top_ratio = std::stod(value());
     else if (flag == "--sweep") cli.sweep = value();
     else if (flag == "--quiet") cli.quiet = true;
+    else if (flag == "--jobs") cli.jobs = std::stoi(value());
     else throw ConfigError("unknown option " + flag + " (see the comment at the top of examples/emojibench.cpp)");
   }
   (void)pack_for_all;
@@ -162,28 +178,74 @@ int main(int argc, char** argv) {
     const ClipConfig config = pretrained.load(probe_meter).config();
     const auto plan = variants(cli, config);
 
-    std::vector<ResultRow> rows;
-    const std::size_t total = cli.tasks.size() * cli.folds.size() * cli.shots.size() * plan.size();
-    std::size_t done = 0;
-    Harness harness{&pack, &pretrained, cli.quiet ? nullptr : &std::cerr};
-    std::printf("EmojiBench %s | model %s (%zu parameters) | tasks", cli.protocol.c_str(), cli.model.string().c_str(),
-                Clip<float>(config, probe_meter).parameter_count());
-    for (const auto& t : cli.tasks) std::printf(" %s", t.c_str());
-    std::printf(" | folds %zu | %zu runs\n", cli.folds.size(), total);
+    // Every run, in a fixed order (task, shots, fold, variant): results are written in this
+    // order whatever the number of jobs.
+    struct Job {
+      ProtocolRun run;
+      const Variant* variant;
+    };
+    std::vector<Job> jobs;
     for (const auto& task : cli.tasks)
       for (int shots : cli.shots)
         for (int fold : cli.folds) {
           const ProtocolRun run = make_protocol_run(pack, cli.protocol, task, fold, shots);
-          for (const Variant& v : plan) {
-            ++done;
-            std::fprintf(stderr, "[%zu/%zu] %s %s fold %d %d-shot: %s %s\n", done, total, cli.protocol.c_str(),
-                         task.c_str(), fold, shots, std::string(method_name(v.method)).c_str(), v.setting.c_str());
-            const MethodResult r = harness.run(v.method, run, v.options);
-            rows.push_back(ResultRow{run.protocol, run.task, run.fold, run.shots, v.setting, r});
-            std::fprintf(stderr, "    %s\n", describe(rows.back()).c_str());
-          }
-          write_results_csv(cli.out / "results.csv", rows);  // after every fold: an interrupted run keeps its rows
+          for (const Variant& v : plan) jobs.push_back({run, &v});
         }
+    require<ConfigError>(cli.jobs >= 1, "--jobs must be >= 1, got ", cli.jobs);
+    std::printf("EmojiBench %s | model %s (%zu parameters) | tasks", cli.protocol.c_str(), cli.model.string().c_str(),
+                Clip<float>(config, probe_meter).parameter_count());
+    for (const auto& t : cli.tasks) std::printf(" %s", t.c_str());
+    std::printf(" | folds %zu | %zu runs | %d job%s\n", cli.folds.size(), jobs.size(), cli.jobs, cli.jobs > 1 ? "s" : "");
+    std::fflush(stdout);
+
+    std::vector<std::optional<ResultRow>> slots(jobs.size());
+    std::mutex lock;
+    std::atomic<std::size_t> next{0};
+    std::size_t finished = 0;
+    std::exception_ptr failure;
+    auto worker = [&](bool single_thread) {
+      if (single_thread) omp_set_num_threads(1);
+      const PretrainedClip own{pretrained.weights, pretrained.tokenizer};  // the tokenizer caches: one per worker
+      Harness harness{&pack, &own, cli.quiet || cli.jobs > 1 ? nullptr : &std::cerr};
+      for (std::size_t k = next++; k < jobs.size(); k = next++) {
+        const Job& job = jobs[k];
+        {
+          std::lock_guard guard(lock);
+          if (failure) return;
+          std::fprintf(stderr, "[%zu/%zu] %s %s fold %d %d-shot: %s %s\n", k + 1, jobs.size(), cli.protocol.c_str(),
+                       job.run.task.c_str(), job.run.fold, job.run.shots,
+                       std::string(method_name(job.variant->method)).c_str(), job.variant->setting.c_str());
+        }
+        try {
+          MethodResult r = harness.run(job.variant->method, job.run, job.variant->options);
+          std::lock_guard guard(lock);
+          slots[k] = ResultRow{job.run.protocol, job.run.task, job.run.fold, job.run.shots, job.variant->setting, std::move(r)};
+          std::fprintf(stderr, "    [%zu] %s %s: %s\n", k + 1, std::string(method_name(job.variant->method)).c_str(),
+                       job.variant->setting.c_str(), describe(*slots[k]).c_str());
+          ++finished;
+          // Keep what is done on disk (an interrupted run keeps its rows): the finished prefix.
+          std::vector<ResultRow> done_rows;
+          for (const auto& slot : slots)
+            if (slot) done_rows.push_back(*slot);
+          write_results_csv(cli.out / "results.csv", done_rows);
+        } catch (...) {
+          std::lock_guard guard(lock);
+          if (!failure) failure = std::current_exception();
+          return;
+        }
+      }
+    };
+    if (cli.jobs == 1) {
+      worker(false);
+    } else {
+      std::vector<std::thread> threads;
+      for (int j = 0; j < cli.jobs; ++j) threads.emplace_back(worker, true);
+      for (auto& t : threads) t.join();
+    }
+    if (failure) std::rethrow_exception(failure);
+    std::vector<ResultRow> rows;
+    for (auto& slot : slots) rows.push_back(std::move(*slot));
+    write_results_csv(cli.out / "results.csv", rows);
     const std::string summary = summary_markdown(rows);
     write_file_atomically(cli.out / "summary.md", summary, "EmojiBench summary");
     std::printf("\n%s\n", summary.c_str());

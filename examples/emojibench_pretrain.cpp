@@ -260,6 +260,7 @@ int main(int argc, char** argv) {
     auto run_start = std::chrono::steady_clock::now();
     require<InputError>(!recipe.export_state || first_step > 0, "--export-state: no saved state at ",
                         recipe.state.string());
+    std::size_t reached = first_step;  // the step the model is at
     for (std::size_t step = first_step; step < recipe.steps && !recipe.export_state; ++step) {
       const auto picks = sampler.batch(recipe.seed, step, recipe.batch);
       Rng rng(recipe.seed, 0xA0C0'0000ull + step);
@@ -279,6 +280,7 @@ int main(int argc, char** argv) {
       const double seconds =
           seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
       const std::size_t done = step + 1;
+      reached = done;
       if (done % 25 == 0 || done == recipe.steps) {
         const double rate = static_cast<double>((done - first_step) * recipe.batch) /
                             std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
@@ -303,7 +305,9 @@ int main(int argc, char** argv) {
 
     // 6. The model and its curve.
     io::save_clip(model, recipe.out / "model.safetensors", io::CheckpointNaming::openai, io::Dtype::F32,
-              {{"skiptune.recipe", recipe.fingerprint()}, {"skiptune.pack_sha256", pack.checksum_hex()}});
+              {{"skiptune.recipe", recipe.fingerprint()},
+               {"skiptune.step", std::to_string(reached)},
+               {"skiptune.pack_sha256", pack.checksum_hex()}});
     write_file_atomically(recipe.out / "curve.csv", curve, "learning curve");
     emojibench::write_learning_curve_png(curve, recipe.out / "curve.png");
     std::printf("wrote %s, curve.csv and curve.png (%.1f min in this process)\n", (recipe.out / "model.safetensors").string().c_str(),
