@@ -3,7 +3,7 @@
 // defaults: base-to-new on "food", 3 folds, zero-shot vs full fine-tuning vs Skip Tuning.
 //
 //   emojibench [--pack PATH] [--model DIR] [--protocol P] [--tasks a,b|all] [--folds 0,1,2]
-//              [--methods m1,m2|all] [--shots K[,K...]] [--epochs N] [--batch B] [--lr X]
+//              [--methods m1,m2|all] [--shots K[,K...]] [--epochs N] [--batch B] [--lr X] [--coop-lr X]
 //              [--no-augment] [--batching reference|random|same-class] [--omega V,T] [--rho X]
 //              [--sweep omega|rho] [--out DIR] [--quiet] [--jobs N]
 //
@@ -90,6 +90,7 @@ Cli parse(int argc, char** argv, const data::EmojiPack* pack_for_all = nullptr) 
     } else if (flag == "--epochs") cli.options.fit.epochs = std::stoul(value());
     else if (flag == "--batch") cli.options.fit.batch_size = std::stoul(value());
     else if (flag == "--lr") cli.options.fit.text_learning_rate = cli.options.fit.vision_learning_rate = std::stod(value());
+    else if (flag == "--coop-lr") cli.options.coop_learning_rate = std::stod(value());
     else if (flag == "--no-augment") cli.options.augment = false;
     else if (flag == "--batching") {
       const std::string b = value();
@@ -150,6 +151,11 @@ std::vector<Variant> variants(const Cli& cli, const ClipConfig& config) {
   }
   for (Method m : cli.methods) {
     Variant v{m, cli.options, ""};
+    if (m == Method::coop && cli.options.coop_learning_rate != MethodOptions{}.coop_learning_rate) {
+      std::ostringstream s;
+      s << "lr=" << cli.options.coop_learning_rate;
+      v.setting = s.str();
+    }
     if (m == Method::layer_skip || m == Method::skip_tuning)
       v.setting = "omega=" + std::to_string(cli.options.vision_omega) + "/" + std::to_string(cli.options.text_omega);
     if (m == Method::class_skip || m == Method::skip_tuning) {
