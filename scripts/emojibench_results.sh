@@ -11,6 +11,7 @@ cmake --build build -j2 --target emojibench
 run="./build/examples/emojibench --jobs 2"   # two runs at once, one thread each (1.2x the throughput here)
 out=${1:-results/emojibench-full}
 $run --quiet --tasks all --methods all --out "$out/base-to-new"
+$run --quiet --tasks all --methods coop --coop-lr 2e-4 --out "$out/coop-lr"
 $run --quiet --tasks food --sweep omega --out "$out/omega-sweep"
 # ρ matters when few classes are in a batch: the reference's same-class batches (16 shots of one class)
 $run --quiet --tasks food --sweep rho --batch 16 --batching same-class --out "$out/rho-sweep"
@@ -19,7 +20,7 @@ $run --quiet --protocol few-shot --tasks food --shots 1,2,4,8,16 \
      --methods zero-shot,ft,skip-tuning,coop --out "$out/few-shot"
 $run --quiet --protocol cross-task --tasks food --methods zero-shot,ft,skip-tuning,coop --out "$out/cross-task"
 $run --quiet --protocol domain-shift --tasks food --methods zero-shot,ft,skip-tuning,coop --out "$out/domain-shift"
-for part in base-to-new omega-sweep rho-sweep same-class few-shot cross-task domain-shift; do
+for part in base-to-new coop-lr omega-sweep rho-sweep same-class few-shot cross-task domain-shift; do
   printf '\n## %s\n' "$part"
   cat "$out/$part/summary.md"
 done > "$out/all_tables.md.tmp" && mv "$out/all_tables.md.tmp" "$out/all_tables.md"
