@@ -249,6 +249,19 @@ struct Harness {
     return set;
   }
 
+  /// Run tuner.fit (with a progress bar when asked) and record its time, steps, last epoch's
+  /// loss and the largest per-step allocator peak in `result`.
+  template <class Tuner>
+  void fit_and_record(Tuner& tuner, const ClipDataset<float>& data, const FitOptions& fit, MethodResult& result) const {
+    std::size_t peak = 0;
+    const FitResult r = progress ? tuner.fit(data, fit, detail::PeakRecorder{&peak}, ProgressBar(*progress))
+                                 : tuner.fit(data, fit, detail::PeakRecorder{&peak});
+    result.train_seconds = r.seconds;
+    result.train_peak_bytes = peak;
+    result.steps = r.steps;
+    result.final_loss = r.epoch_mean_loss.empty() ? std::nan("") : r.epoch_mean_loss.back();
+  }
+
   template <class... Policies>
   void fine_tune(Clip<float>& model, const ProtocolRun& run, const MethodOptions& options, MethodResult& result,
                  Policies... policies) const {
@@ -256,13 +269,7 @@ struct Harness {
     FitOptions fit = options.fit;
     if (fit.batch_size > set.dataset.size()) fit.batch_size = set.dataset.size();
     FineTuner<Clip<float>, Policies...> tuner(model, std::move(policies)...);
-    std::size_t peak = 0;
-    const FitResult r = progress ? tuner.fit(set.dataset, fit, detail::PeakRecorder{&peak}, ProgressBar(*progress))
-                                 : tuner.fit(set.dataset, fit, detail::PeakRecorder{&peak});
-    result.train_seconds = r.seconds;
-    result.train_peak_bytes = peak;
-    result.steps = r.steps;
-    result.final_loss = r.epoch_mean_loss.empty() ? std::nan("") : r.epoch_mean_loss.back();
+    fit_and_record(tuner, set.dataset, fit, result);
   }
 
   MethodResult& linear_probe(Clip<float>& model, const ProtocolRun& run, const MethodOptions& options,
@@ -312,13 +319,7 @@ struct Harness {
     fit.weight_decay = 0;
     if (fit.batch_size > set.dataset.size()) fit.batch_size = set.dataset.size();
     FineTuner<Clip<float>, PromptTuning> tuner(model, PromptTuning{.context_tokens = options.coop_context});
-    std::size_t peak = 0;
-    const FitResult r = progress ? tuner.fit(set.dataset, fit, detail::PeakRecorder{&peak}, ProgressBar(*progress))
-                                 : tuner.fit(set.dataset, fit, detail::PeakRecorder{&peak});
-    result.train_seconds = r.seconds;
-    result.train_peak_bytes = peak;
-    result.steps = r.steps;
-    result.final_loss = r.epoch_mean_loss.empty() ? std::nan("") : r.epoch_mean_loss.back();
+    fit_and_record(tuner, set.dataset, fit, result);
     auto& meter = model.meter();
     for (const Evaluation& e : run.evaluations) {
       const Tensor<std::int32_t> ids =
